@@ -1,0 +1,1 @@
+"""Neural-network building blocks (Flax NNX). Knows nothing of robots or data."""
