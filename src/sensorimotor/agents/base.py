@@ -1,0 +1,135 @@
+"""``Agent``: a learner that acts. Shared batch handling and the acting interface.
+
+Batches are dicts of arrays (environment units):
+
+- ``observations (B, Do)`` or ``(B, To, D)``; ``actions (B, Da)`` or ``(B, H, A)``;
+- ``rewards (B,)`` (for chunks: the discounted sum over the chunk), ``next_observations``,
+  ``terminals (B,)`` (1 where the episode *terminated*; time-limit truncation bootstraps).
+
+Agents work in normalised action units internally and bootstrap with ``gamma ** action_horizon``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from sensorimotor.policies.base import Learner, as_tuple, ensure_batched
+
+
+class Transitions(NamedTuple):
+    """A normalised batch: flat obs, ``[-1, 1]`` actions, rewards, next obs, terminals."""
+
+    obs: jax.Array
+    actions: jax.Array
+    rewards: jax.Array
+    next_obs: jax.Array
+    terminals: jax.Array
+
+
+class Agent(Learner):
+    """Base of agents: ``sample_actions`` and the (possibly stateful) ``act`` loop interface."""
+
+    kind: ClassVar[str] = "agent"
+
+    def transitions(self, batch: Mapping[str, jax.Array], *, rewards: bool = True) -> Transitions:
+        """Flatten and normalise a batch (see the module docstring for keys)."""
+        spec = self.spec
+        obs = spec.flatten_obs(batch["observations"])
+        actions = spec.normalize_action(spec.flatten_actions(batch["actions"]))
+        if not rewards:
+            z = jnp.zeros(obs.shape[:1])
+            return Transitions(obs, actions, z, obs, z)
+        for key in ("rewards", "next_observations", "terminals"):
+            if key not in batch:
+                raise KeyError(
+                    f"{self.name} needs batch[{key!r}]; got keys {sorted(batch)}"
+                )
+        return Transitions(
+            obs,
+            actions,
+            jnp.asarray(batch["rewards"], jnp.float32).reshape(-1),
+            spec.flatten_obs(batch["next_observations"]),
+            jnp.asarray(batch["terminals"], jnp.float32).reshape(-1),
+        )
+
+    def bootstrap(self, gamma: float, terminals: jax.Array) -> jax.Array:
+        """Per-sample discount ``gamma ** H * (1 - terminal)`` for chunks of ``H`` actions."""
+        return (gamma**self.spec.action_horizon) * (1.0 - terminals)
+
+    # -- acting -------------------------------------------------------------------------------
+
+    def _sample(
+        self, obs: jax.Array, rng: jax.Array, n: int, deterministic: bool
+    ) -> jax.Array:
+        """``(B, n, Da)`` normalised actions for flat ``obs (B, Do)`` (pure)."""
+        raise NotImplementedError
+
+    @functools.partial(jax.jit, static_argnames=("n", "deterministic"))
+    def sample_actions(
+        self, obs: jax.Array, rng: jax.Array, n: int = 1, deterministic: bool = False
+    ) -> jax.Array:
+        """``(B, n, Da)`` actions in environment units (``(n, Da)`` for one observation)."""
+        obs, single = ensure_batched(obs, self.spec.flat_obs_dim)
+        obs = self.spec.flatten_obs(obs)
+        a = self.spec.denormalize_action(self._sample(obs, rng, n, deterministic))
+        return a[0] if single else a
+
+    def init_act_state(self, batch_size: int) -> Any:
+        """Per-episode acting state for ``batch_size`` parallel environments (none by default)."""
+        del batch_size
+        return ()
+
+    def act(
+        self,
+        obs: jax.Array,
+        rng: jax.Array,
+        state: Any,
+        *,
+        first: jax.Array | None = None,
+        deterministic: bool = False,
+    ) -> tuple[jax.Array, Any]:
+        """One action ``(B, Da)`` per observation ``(B, Do)`` plus the next acting state.
+
+        ``first (B,)`` marks episode starts (stateful agents reset there).
+        """
+        del first
+        return self.sample_actions(obs, rng, 1, deterministic)[:, 0], state
+
+
+# --------------------------------------------------------------------------------------------
+# Nested configs
+# --------------------------------------------------------------------------------------------
+
+
+def build_config(
+    cls: type,
+    overrides: Mapping[str, Any] | Any | None,
+    nested: Mapping[str, tuple[str, Callable[[str, Any], Any]]],
+) -> Any:
+    """``cls`` from a dict, building nested sub-configs.
+
+    ``nested`` maps a field (e.g. ``"policy"``) to ``(type_field, factory)`` where
+    ``factory(type_name, dict_or_None)`` returns the sub-config dataclass.
+    """
+    if isinstance(overrides, cls):
+        return overrides
+    overrides = dict(overrides or {})
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} key(s) {unknown}; valid keys: {sorted(names)}")
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+    values = {k: as_tuple(v) for k, v in overrides.items() if k not in nested}
+    for field, (type_field, factory) in nested.items():
+        type_name = values.get(type_field, defaults[type_field])
+        sub = overrides.get(field)
+        if sub is not None and dataclasses.is_dataclass(sub):
+            sub = dataclasses.asdict(sub)
+        values[field] = factory(type_name, sub)
+    return cls(**values)

@@ -1,0 +1,76 @@
+"""Policies: Gaussian (tanh), diffusion (DDPM/DDIM) and autoregressive, behind one interface.
+
+``create_policy(name, spec, config=..., seed=...)`` builds a :class:`Policy` learner whose
+``update(batch)`` is one behaviour-cloning step of the network's own loss and whose
+``sample_actions(obs, rng, n)`` returns ``(B, n, Da)`` actions in environment units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from sensorimotor.policies.autoregressive import AutoregressivePolicyConfig, AutoregressivePolicyNet
+from sensorimotor.policies.base import Learner, Spec, TrainState, load_learner, make_config, make_optimizer
+from sensorimotor.policies.diffusion import DiffusionPolicyConfig, DiffusionPolicyNet
+from sensorimotor.policies.gaussian import GaussianPolicyConfig, GaussianPolicyNet
+from sensorimotor.policies.policy import Policy
+
+POLICIES: dict[str, tuple[type, type]] = {
+    "gaussian": (GaussianPolicyConfig, GaussianPolicyNet),
+    "diffusion": (DiffusionPolicyConfig, DiffusionPolicyNet),
+    "autoregressive": (AutoregressivePolicyConfig, AutoregressivePolicyNet),
+}
+
+
+def policy_config(name: str, config: Mapping[str, Any] | Any | None = None) -> Any:
+    """The config dataclass of policy ``name`` with ``config`` overrides (dict or instance)."""
+    if name not in POLICIES:
+        raise ValueError(f"unknown policy {name!r}; expected one of {sorted(POLICIES)}")
+    cls = POLICIES[name][0]
+    if isinstance(config, cls):
+        return config
+    return make_config(cls, config)
+
+
+def create_policy(
+    name: str,
+    spec: Spec,
+    *,
+    config: Mapping[str, Any] | Any | None = None,
+    seed: int = 0,
+    rng: jax.Array | None = None,
+) -> Policy:
+    """A fresh :class:`Policy` of type ``name`` (``gaussian | diffusion | autoregressive``)."""
+    cfg = policy_config(name, config)
+    rng = jax.random.PRNGKey(seed) if rng is None else rng
+    k_init, k_rng = jax.random.split(rng)
+    net_cls = POLICIES[name][1]
+    module = net_cls(spec.flat_obs_dim, spec.flat_action_dim, cfg, rngs=nnx.Rngs(k_init))
+    tx = make_optimizer(cfg.lr, grad_clip=cfg.grad_clip)
+    return Policy(
+        name=name,
+        spec=spec,
+        config=cfg,
+        net=TrainState.create(module, tx),
+        rng=k_rng,
+        step=jnp.zeros((), jnp.int32),
+    )
+
+
+__all__ = [
+    "POLICIES",
+    "AutoregressivePolicyConfig",
+    "DiffusionPolicyConfig",
+    "GaussianPolicyConfig",
+    "Learner",
+    "Policy",
+    "Spec",
+    "create_policy",
+    "load_learner",
+    "policy_config",
+]
