@@ -7,7 +7,6 @@ environment loops, and ``save``/``load`` through the core checkpoint format.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,20 +14,25 @@ import jax
 
 from sensorimotor.agents.base import Agent
 from sensorimotor.agents.critics import Critic, create_critic
+from sensorimotor.core.registry import Registry
 from sensorimotor.policies.base import Spec, load_learner
 
-AGENTS: dict[str, str] = {
-    "bc": "sensorimotor.agents.bc:create_bc",
-    "sac": "sensorimotor.agents.sac:create_sac",
-    "iql": "sensorimotor.agents.iql:create_iql",
-    "pa_rl": "sensorimotor.agents.pa_rl:create_pa_rl",
-    "tdmpc2": "sensorimotor.agents.tdmpc2:create_tdmpc2",
-}
+#: Agent name -> factory ``(spec, config, rng) -> Agent`` (imported on first use).
+AGENTS = Registry(
+    "agent",
+    {
+        "bc": "sensorimotor.agents.bc:create_bc",
+        "sac": "sensorimotor.agents.sac:create_sac",
+        "iql": "sensorimotor.agents.iql:create_iql",
+        "pa_rl": "sensorimotor.agents.pa_rl:create_pa_rl",
+        "tdmpc2": "sensorimotor.agents.tdmpc2:create_tdmpc2",
+    },
+)
 
 
 def agent_names() -> list[str]:
     """Names accepted by :func:`create_agent`."""
-    return sorted(AGENTS)
+    return AGENTS.names()
 
 
 def create_agent(
@@ -40,12 +44,17 @@ def create_agent(
     rng: jax.Array | None = None,
 ) -> Agent:
     """A fresh agent called ``name`` (see :data:`AGENTS`) for ``spec``."""
-    if name not in AGENTS:
-        raise ValueError(f"unknown agent {name!r}; expected one of {agent_names()}")
-    module, attr = AGENTS[name].split(":")
-    factory = getattr(importlib.import_module(module), attr)
+    factory = AGENTS.get(name)
     rng = jax.random.PRNGKey(seed) if rng is None else rng
     return factory(spec, config, rng)
 
 
-__all__ = ["AGENTS", "Agent", "Critic", "agent_names", "create_agent", "create_critic", "load_learner"]
+__all__ = [
+    "AGENTS",
+    "Agent",
+    "Critic",
+    "agent_names",
+    "create_agent",
+    "create_critic",
+    "load_learner",
+]

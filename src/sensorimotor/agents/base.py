@@ -47,9 +47,7 @@ class Agent(Learner):
             return Transitions(obs, actions, z, obs, z)
         for key in ("rewards", "next_observations", "terminals"):
             if key not in batch:
-                raise KeyError(
-                    f"{self.name} needs batch[{key!r}]; got keys {sorted(batch)}"
-                )
+                raise KeyError(f"{self.name} needs batch[{key!r}]; got keys {sorted(batch)}")
         return Transitions(
             obs,
             actions,
@@ -64,9 +62,7 @@ class Agent(Learner):
 
     # -- acting -------------------------------------------------------------------------------
 
-    def _sample(
-        self, obs: jax.Array, rng: jax.Array, n: int, deterministic: bool
-    ) -> jax.Array:
+    def _sample(self, obs: jax.Array, rng: jax.Array, n: int, deterministic: bool) -> jax.Array:
         """``(B, n, Da)`` normalised actions for flat ``obs (B, Do)`` (pure)."""
         raise NotImplementedError
 
@@ -117,13 +113,15 @@ def build_config(
     ``nested`` maps a field (e.g. ``"policy"``) to ``(type_field, factory)`` where
     ``factory(type_name, dict_or_None)`` returns the sub-config dataclass.
     """
+    from sensorimotor.core.errors import ConfigError
+
     if isinstance(overrides, cls):
         return overrides
     overrides = dict(overrides or {})
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(overrides) - names)
     if unknown:
-        raise ValueError(f"unknown {cls.__name__} key(s) {unknown}; valid keys: {sorted(names)}")
+        raise ConfigError(f"unknown {cls.__name__} key {unknown[0]!r}; valid keys: {sorted(names)}")
     defaults = {f.name: f.default for f in dataclasses.fields(cls)}
     values = {k: as_tuple(v) for k, v in overrides.items() if k not in nested}
     for field, (type_field, factory) in nested.items():
@@ -132,4 +130,7 @@ def build_config(
         if sub is not None and dataclasses.is_dataclass(sub):
             sub = dataclasses.asdict(sub)
         values[field] = factory(type_name, sub)
-    return cls(**values)
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{cls.__name__}: {e}") from None

@@ -18,10 +18,18 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from sensorimotor.core.errors import ConfigError
 from sensorimotor.nn.distributional import Support, soft_cross_entropy
 from sensorimotor.nn.ensemble import Ensemble
 from sensorimotor.nn.mlp import MLP
-from sensorimotor.policies.base import Learner, Spec, TrainState, make_config, make_optimizer, polyak
+from sensorimotor.policies.base import (
+    Learner,
+    Spec,
+    TrainState,
+    make_config,
+    make_optimizer,
+    polyak,
+)
 from sensorimotor.policies.policy import global_norm
 
 CRITICS = ("q", "ensemble", "distributional")
@@ -138,7 +146,7 @@ class Critic(Learner):
         """Combine heads ``(E, ...) -> (...)`` by ``mode`` (default: the config's ``reduce``)."""
         mode = mode or self.config.reduce
         E = values.shape[0]
-        if mode.startswith("subsample") and E > self.config.num_min:
+        if mode.startswith("subsample") and self.config.num_min < E:
             idx = jax.random.choice(rng, E, (self.config.num_min,), replace=False)
             values = values[idx]
         if mode.endswith("min"):
@@ -148,7 +156,11 @@ class Critic(Learner):
         raise ValueError(f"unknown critic reduce {mode!r}; expected one of {REDUCTIONS}")
 
     def action_grad(
-        self, obs: jax.Array, actions: jax.Array, mode: str = "mean", params: nnx.State | None = None
+        self,
+        obs: jax.Array,
+        actions: jax.Array,
+        mode: str = "mean",
+        params: nnx.State | None = None,
     ) -> jax.Array:
         """``d reduce(Q)(obs, a) / d a`` per sample, shape of ``actions``."""
         p = self.net.params if params is None else params
@@ -180,7 +192,11 @@ class Critic(Learner):
         per = per.mean(0)  # over heads
         w = jnp.ones_like(per) if weights is None else weights
         loss = jnp.mean(w * per)
-        return loss, {"q": jnp.mean(q), "q_std_heads": jnp.mean(jnp.std(q, 0)), "target": jnp.mean(targets)}
+        return loss, {
+            "q": jnp.mean(q),
+            "q_std_heads": jnp.mean(jnp.std(q, 0)),
+            "target": jnp.mean(targets),
+        }
 
     def fit_with(
         self, loss: Callable[[nnx.State], tuple[jax.Array, dict[str, jax.Array]]]
@@ -232,10 +248,10 @@ def _num_heads(name: str, cfg: CriticConfig) -> int:
 def critic_config(name: str, config: Mapping[str, Any] | Any | None = None) -> CriticConfig:
     """The :class:`CriticConfig` for critic type ``name`` with overrides."""
     if name not in CRITICS:
-        raise ValueError(f"unknown critic {name!r}; expected one of {list(CRITICS)}")
+        raise ConfigError(f"unknown critic {name!r}; expected one of {list(CRITICS)}")
     if isinstance(config, CriticConfig):
         return config
-    return make_config(CriticConfig, config)
+    return make_config(CriticConfig, config, where=f"critic ({name})")
 
 
 def create_critic(
@@ -250,7 +266,9 @@ def create_critic(
     cfg = critic_config(name, config)
     heads = _num_heads(name, cfg)
     if name == "q" and heads != 1:
-        raise ValueError(f"critic 'q' has exactly one head; got num_heads={heads} (use 'ensemble')")
+        raise ConfigError(
+            f"critic 'q' has exactly one head; got num_heads={heads} (use 'ensemble')"
+        )
     rng = jax.random.PRNGKey(seed) if rng is None else rng
     k_init, k_rng = jax.random.split(rng)
     in_dim = spec.flat_obs_dim + (spec.flat_action_dim if cfg.use_action else 0)

@@ -170,7 +170,11 @@ class PARL(Agent):
         info: dict[str, jax.Array] = {f"critic/{k}": v for k, v in c_info.items()}
         obs_l, act_l, w_l = [], [], []
         if cfg.distill_coef:
-            m = t.obs.shape[0] if cfg.distill_batch is None else min(cfg.distill_batch, t.obs.shape[0])
+            m = (
+                t.obs.shape[0]
+                if cfg.distill_batch is None
+                else min(cfg.distill_batch, t.obs.shape[0])
+            )
             opt_a, o_info = optimize_actions(self.policy, critic, t.obs[:m], k_opt, cfg)
             info.update({f"optimize/{k}": v for k, v in o_info.items()})
             obs_l.append(t.obs[:m])
@@ -194,7 +198,9 @@ class PARL(Agent):
     def _sample(self, obs: jax.Array, rng: jax.Array, n: int, deterministic: bool) -> jax.Array:
         keys = jax.random.split(rng, n)
         acts = [
-            optimize_actions(self.policy, self.critic, obs, k, self.config, explore=not deterministic)[0]
+            optimize_actions(
+                self.policy, self.critic, obs, k, self.config, explore=not deterministic
+            )[0]
             for k in keys
         ]
         return jnp.stack(acts, axis=1)
@@ -217,7 +223,9 @@ def create_pa_rl(spec: Spec, config: Mapping[str, Any] | PARLConfig | None, rng:
     """A fresh PA-RL agent."""
     cfg = pa_rl_config(config)
     k_pi, k_q, k_v, k_rng = jax.random.split(rng, 4)
-    value = create_critic("q", spec, config=cfg.value, rng=k_v) if cfg.critic_loss == "iql" else None
+    value = (
+        create_critic("q", spec, config=cfg.value, rng=k_v) if cfg.critic_loss == "iql" else None
+    )
     return PARL(
         name="pa_rl",
         spec=spec,

@@ -12,6 +12,7 @@ import optax
 
 from sensorimotor.agents.base import Agent, build_config
 from sensorimotor.agents.critics import Critic, create_critic, critic_config
+from sensorimotor.core.errors import ConfigError
 from sensorimotor.policies import Policy, create_policy, policy_config
 from sensorimotor.policies.base import Spec
 from sensorimotor.policies.policy import global_norm
@@ -121,7 +122,7 @@ def create_sac(spec: Spec, config: Mapping[str, Any] | SACConfig | None, rng: ja
     """A fresh SAC agent."""
     cfg = sac_config(config)
     if cfg.policy_type != "gaussian":
-        raise ValueError(
+        raise ConfigError(
             f"SAC needs a policy with log-densities (policy_type='gaussian'); got "
             f"{cfg.policy_type!r}. Use algo=pa_rl for diffusion or autoregressive policies."
         )

@@ -60,9 +60,10 @@ class Support:
         w_hi = pos - lo
         lo = lo.astype(jnp.int32)
         hi = jnp.minimum(lo + 1, self.num_bins - 1)
-        return jax.nn.one_hot(lo, self.num_bins) * (1 - w_hi)[..., None] + jax.nn.one_hot(
-            hi, self.num_bins
-        ) * w_hi[..., None]
+        return (
+            jax.nn.one_hot(lo, self.num_bins) * (1 - w_hi)[..., None]
+            + jax.nn.one_hot(hi, self.num_bins) * w_hi[..., None]
+        )
 
     def hl_gauss(self, x: jax.Array, sigma_ratio: float = 0.75) -> jax.Array:
         """Scalars ``(...)`` -> HL-Gauss probabilities ``(..., K)``.

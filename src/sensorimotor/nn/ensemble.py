@@ -28,9 +28,14 @@ class Ensemble(nnx.Module):
 
         self.members = create(rngs)
 
-    def __call__(self, *args: Any, method: str = "__call__", **kwargs: Any) -> jax.Array:
-        """Every member's ``method(*args, **kwargs)``, stacked ``(E, ...)``."""
+    def __call__(
+        self, *args: Any, method: str = "__call__", split: tuple[int, ...] = (), **kwargs: Any
+    ) -> jax.Array:
+        """Every member's ``method(*args, **kwargs)``, stacked ``(E, ...)``.
 
+        Positional arguments whose index is in ``split`` carry a leading ``E`` axis and are
+        sliced per member (e.g. per-member dropout keys); the others are broadcast.
+        """
         # Plain jax.vmap over the split state (not nnx.vmap), so the ensemble can be called from
         # inside other JAX transforms (grad w.r.t. another module's parameters, scan, ...).
         graphdef, state = nnx.split(self.members)
@@ -38,4 +43,5 @@ class Ensemble(nnx.Module):
         def run(s: nnx.State, *a: Any) -> jax.Array:
             return getattr(nnx.merge(graphdef, s), method)(*a, **kwargs)
 
-        return jax.vmap(run, in_axes=(0,) + (None,) * len(args))(state, *args)
+        axes = tuple(0 if i in split else None for i in range(len(args)))
+        return jax.vmap(run, in_axes=(0, *axes))(state, *args)

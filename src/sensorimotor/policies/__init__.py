@@ -14,27 +14,37 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from sensorimotor.core.registry import Registry
 from sensorimotor.policies.autoregressive import AutoregressivePolicyConfig, AutoregressivePolicyNet
-from sensorimotor.policies.base import Learner, Spec, TrainState, load_learner, make_config, make_optimizer
+from sensorimotor.policies.base import (
+    Learner,
+    Spec,
+    TrainState,
+    load_learner,
+    make_config,
+    make_optimizer,
+)
 from sensorimotor.policies.diffusion import DiffusionPolicyConfig, DiffusionPolicyNet
 from sensorimotor.policies.gaussian import GaussianPolicyConfig, GaussianPolicyNet
 from sensorimotor.policies.policy import Policy
 
-POLICIES: dict[str, tuple[type, type]] = {
-    "gaussian": (GaussianPolicyConfig, GaussianPolicyNet),
-    "diffusion": (DiffusionPolicyConfig, DiffusionPolicyNet),
-    "autoregressive": (AutoregressivePolicyConfig, AutoregressivePolicyNet),
-}
+#: Policy type name -> ``(config class, network class)``.
+POLICIES = Registry(
+    "policy",
+    {
+        "gaussian": (GaussianPolicyConfig, GaussianPolicyNet),
+        "diffusion": (DiffusionPolicyConfig, DiffusionPolicyNet),
+        "autoregressive": (AutoregressivePolicyConfig, AutoregressivePolicyNet),
+    },
+)
 
 
 def policy_config(name: str, config: Mapping[str, Any] | Any | None = None) -> Any:
     """The config dataclass of policy ``name`` with ``config`` overrides (dict or instance)."""
-    if name not in POLICIES:
-        raise ValueError(f"unknown policy {name!r}; expected one of {sorted(POLICIES)}")
-    cls = POLICIES[name][0]
+    cls = POLICIES.get(name)[0]
     if isinstance(config, cls):
         return config
-    return make_config(cls, config)
+    return make_config(cls, config, where=f"policy ({name})")
 
 
 def create_policy(
@@ -49,7 +59,7 @@ def create_policy(
     cfg = policy_config(name, config)
     rng = jax.random.PRNGKey(seed) if rng is None else rng
     k_init, k_rng = jax.random.split(rng)
-    net_cls = POLICIES[name][1]
+    net_cls = POLICIES.get(name)[1]
     module = net_cls(spec.flat_obs_dim, spec.flat_action_dim, cfg, rngs=nnx.Rngs(k_init))
     tx = make_optimizer(cfg.lr, grad_clip=cfg.grad_clip)
     return Policy(

@@ -105,7 +105,9 @@ class AutoregressivePolicyNet(nnx.Module):
         logits = self.all_logits(obs, actions)
         target = jax.nn.one_hot(self.to_bins(actions), self.cfg.num_bins)
         if self.cfg.label_smoothing:
-            target = (1 - self.cfg.label_smoothing) * target + self.cfg.label_smoothing / self.cfg.num_bins
+            target = (
+                1 - self.cfg.label_smoothing
+            ) * target + self.cfg.label_smoothing / self.cfg.num_bins
         ce = -jnp.sum(target * jax.nn.log_softmax(logits, axis=-1), axis=(-1, -2))
         w = jnp.ones_like(ce) if weights is None else weights
         acc = jnp.mean(jnp.argmax(logits, -1) == self.to_bins(actions))

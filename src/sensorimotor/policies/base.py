@@ -53,6 +53,8 @@ class Spec:
     action_high: tuple[float, ...]
     obs_horizon: int = 1
     action_horizon: int = 1
+    obs_shift: tuple[float, ...] | None = None
+    obs_scale: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.obs_dim < 0 or self.action_dim < 1:
@@ -71,6 +73,16 @@ class Spec:
                 f"Spec needs action_high > action_low per dimension, got low={self.action_low}, "
                 f"high={self.action_high}"
             )
+        for name in ("obs_shift", "obs_scale"):
+            v = getattr(self, name)
+            if v is not None:
+                if len(v) != self.obs_dim:
+                    raise ValueError(
+                        f"Spec.{name} has {len(v)} entries; expected obs_dim={self.obs_dim}"
+                    )
+                object.__setattr__(self, name, tuple(float(x) for x in v))
+        if (self.obs_shift is None) != (self.obs_scale is None):
+            raise ValueError("Spec.obs_shift and Spec.obs_scale must be given together")
         if self.obs_horizon < 1 or self.action_horizon < 1:
             raise ValueError(
                 f"horizons must be >= 1, got obs_horizon={self.obs_horizon}, "
@@ -79,7 +91,12 @@ class Spec:
 
     @classmethod
     def from_spaces(
-        cls, observation_space: Any, action_space: Any, *, obs_horizon: int = 1, action_horizon: int = 1
+        cls,
+        observation_space: Any,
+        action_space: Any,
+        *,
+        obs_horizon: int = 1,
+        action_horizon: int = 1,
     ) -> Spec:
         """A spec from gymnasium ``Box`` spaces (flat observations, bounded actions)."""
         obs_shape = tuple(getattr(observation_space, "shape", ()) or ())
@@ -132,8 +149,25 @@ class Spec:
         low, high = self._bounds(a.shape[-1])
         return low + (jnp.clip(a, -1.0, 1.0) + 1.0) * 0.5 * (high - low)
 
+    def with_obs_normalizer(self, shift: Any, scale: Any) -> Spec:
+        """A copy that normalises observations ``(obs - shift) / scale`` (per-step stats ``(D,)``)."""
+        return dataclasses.replace(
+            self,
+            obs_shift=tuple(np.asarray(shift, np.float64).reshape(-1).tolist()),
+            obs_scale=tuple(np.asarray(scale, np.float64).reshape(-1).tolist()),
+        )
+
+    def normalize_obs(self, obs: jax.Array) -> jax.Array:
+        """Apply the observation normaliser (if any) to ``(..., k*D)`` observations."""
+        if self.obs_shift is None:
+            return obs
+        reps = obs.shape[-1] // max(self.obs_dim, 1)
+        shift = jnp.tile(jnp.asarray(self.obs_shift, jnp.float32), reps)
+        scale = jnp.tile(jnp.asarray(self.obs_scale, jnp.float32), reps)
+        return (obs - shift) / scale
+
     def flatten_obs(self, obs: jax.Array) -> jax.Array:
-        """``(B, obs_horizon, D)`` or ``(B, obs_horizon*D)`` -> ``(B, obs_horizon*D)``."""
+        """``(B, obs_horizon, D)`` or ``(B, obs_horizon*D)`` -> normalised ``(B, obs_horizon*D)``."""
         obs = jnp.asarray(obs, jnp.float32)
         if obs.ndim == 3:
             obs = obs.reshape(obs.shape[0], -1)
@@ -142,7 +176,7 @@ class Spec:
                 f"expected observations of shape (B, {self.flat_obs_dim}) or "
                 f"(B, {self.obs_horizon}, {self.obs_dim}); got {tuple(obs.shape)}"
             )
-        return obs
+        return self.normalize_obs(obs)
 
     def flatten_actions(self, actions: jax.Array) -> jax.Array:
         """``(B, action_horizon, A)`` or ``(B, action_horizon*A)`` -> ``(B, action_horizon*A)``."""
@@ -159,14 +193,16 @@ class Spec:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict."""
         d = dataclasses.asdict(self)
-        d["action_low"] = list(self.action_low)
-        d["action_high"] = list(self.action_high)
+        for k in ("action_low", "action_high", "obs_shift", "obs_scale"):
+            d[k] = None if d[k] is None else list(d[k])
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Spec:
         """Inverse of :meth:`to_dict`."""
-        return cls(**{**d, "action_low": tuple(d["action_low"]), "action_high": tuple(d["action_high"])})
+        return cls(
+            **{**d, "action_low": tuple(d["action_low"]), "action_high": tuple(d["action_high"])}
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,16 +262,22 @@ def as_tuple(v: Any) -> Any:
     return v
 
 
-def make_config(cls: type, overrides: Mapping[str, Any] | None) -> Any:
-    """``cls(**overrides)`` with a clear error for unknown keys and lists turned into tuples."""
+def make_config(cls: type, overrides: Mapping[str, Any] | None, *, where: str = "") -> Any:
+    """``cls(**overrides)``; unknown keys or invalid values are a ``ConfigError`` naming them."""
+    from sensorimotor.core.errors import ConfigError
+
     overrides = dict(overrides or {})
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(overrides) - names)
+    prefix = f"{where}." if where else ""
     if unknown:
-        raise ValueError(
-            f"unknown {cls.__name__} key(s) {unknown}; valid keys: {sorted(names)}"
+        raise ConfigError(
+            f"unknown {cls.__name__} key {prefix}{unknown[0]}; valid keys: {sorted(names)}"
         )
-    return cls(**{k: as_tuple(v) for k, v in overrides.items()})
+    try:
+        return cls(**{k: as_tuple(v) for k, v in overrides.items()})
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{where or cls.__name__}: {e}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -355,7 +397,9 @@ class Learner(struct.PyTreeNode):
         """A copy of this learner with its arrays replaced by ``nested``."""
         return nested_to_tree(self, nested, where=where)
 
-    def save(self, path: str | Path, *, step: int | None = None, extra: Mapping | None = None) -> Path:
+    def save(
+        self, path: str | Path, *, step: int | None = None, extra: Mapping | None = None
+    ) -> Path:
         """Write an orbax checkpoint under ``path`` (a checkpoint directory); returns it."""
         from sensorimotor.core.checkpoint import CheckpointManager
 
@@ -373,7 +417,9 @@ class Learner(struct.PyTreeNode):
         return load_learner(path, step=step)
 
 
-def load_learner(path: str | Path, *, step: int | None = None, expected_kind: str | None = None) -> Any:
+def load_learner(
+    path: str | Path, *, step: int | None = None, expected_kind: str | None = None
+) -> Any:
     """Rebuild the learner saved under ``path`` (latest intact step unless ``step`` is given)."""
     from sensorimotor.core.checkpoint import CheckpointManager
     from sensorimotor.core.errors import DataError
@@ -386,7 +432,9 @@ def load_learner(path: str | Path, *, step: int | None = None, expected_kind: st
     meta = dict(info.metadata or {})
     for key in ("kind", "name", "spec", "config"):
         if key not in meta:
-            raise DataError(f"{path}: checkpoint metadata lacks {key!r}; not a sensorimotor learner")
+            raise DataError(
+                f"{path}: checkpoint metadata lacks {key!r}; not a sensorimotor learner"
+            )
     if expected_kind and meta["kind"] != expected_kind:
         raise DataError(f"{path}: holds a {meta['kind']!r}; expected a {expected_kind!r}")
     factory = _import(FACTORIES[meta["kind"]])

@@ -153,14 +153,18 @@ class DiffusionPolicyNet(nnx.Module):
         N = B * n
         obs_r = jnp.repeat(obs, n, axis=0)
         k0, k_loop = jax.random.split(rng)
-        x = jnp.zeros((N, self.action_dim)) if deterministic else jax.random.normal(
-            k0, (N, self.action_dim)
+        x = (
+            jnp.zeros((N, self.action_dim))
+            if deterministic
+            else jax.random.normal(k0, (N, self.action_dim))
         )
         ones = jnp.ones((N,), bool)
         keys = jax.random.split(k_loop, len(ts))
         clip = cfg.clip_sample if cfg.clip_sample > 0 else None
 
-        def body(x: jax.Array, inp: tuple[jax.Array, jax.Array, jax.Array]) -> tuple[jax.Array, None]:
+        def body(
+            x: jax.Array, inp: tuple[jax.Array, jax.Array, jax.Array]
+        ) -> tuple[jax.Array, None]:
             t, t_prev, key = inp
             tb = jnp.full((N,), t)
             e = self.eps(x, obs_r, tb, ones)

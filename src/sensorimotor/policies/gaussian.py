@@ -107,4 +107,8 @@ class GaussianPolicyNet(nnx.Module):
         w = jnp.ones_like(nll) if weights is None else weights
         mu, log_std = self.dist(obs)
         mse = jnp.mean((jnp.tanh(mu) - actions) ** 2)
-        return jnp.mean(w * nll), {"nll": jnp.mean(nll), "mse": mse, "std": jnp.mean(jnp.exp(log_std))}
+        return jnp.mean(w * nll), {
+            "nll": jnp.mean(nll),
+            "mse": mse,
+            "std": jnp.mean(jnp.exp(log_std)),
+        }
