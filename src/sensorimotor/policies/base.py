@@ -403,7 +403,7 @@ class Learner(struct.PyTreeNode):
         """Write an orbax checkpoint under ``path`` (a checkpoint directory); returns it."""
         from sensorimotor.core.checkpoint import CheckpointManager
 
-        path = Path(path)
+        path = Path(path).resolve()  # orbax needs absolute paths
         meta = self.metadata()
         if extra:
             meta["extra"] = _jsonable(dict(extra))
@@ -424,7 +424,7 @@ def load_learner(
     from sensorimotor.core.checkpoint import CheckpointManager
     from sensorimotor.core.errors import DataError
 
-    path = Path(path)
+    path = Path(path).resolve()  # orbax needs absolute paths
     mgr = CheckpointManager(path, keep=2)
     info = mgr.latest()
     if info is None:

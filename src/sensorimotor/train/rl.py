@@ -375,7 +375,7 @@ def _save(
         buffer.save(run.path / "replay.npz")
     meta = agent.metadata()
     meta["run_state"] = dataclasses.asdict(state)
-    CheckpointManager(run.checkpoints_dir, keep=cfg.keep_checkpoints).save(
+    CheckpointManager(run.checkpoints_dir.resolve(), keep=cfg.keep_checkpoints).save(
         step, agent.state_dict(), meta
     )
 
@@ -587,7 +587,7 @@ def train(cfg: RLTrainConfig, *, run: RunDir | None = None, resume: bool = False
 def _restore(run: RunDir, agent: Agent) -> tuple[Agent, RunState]:
     from sensorimotor.core.checkpoint import CheckpointManager
 
-    mgr = CheckpointManager(run.checkpoints_dir)
+    mgr = CheckpointManager(run.checkpoints_dir.resolve())
     if mgr.latest() is None:
         return agent, RunState()
     nested, meta = mgr.restore()

@@ -1,0 +1,231 @@
+"""Agents: each update lowers its loss on a fixed batch; PA-RL optimisation; MPPI bounds; save/load."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from sensorimotor.agents import Agent, create_agent, load_learner
+from sensorimotor.agents.pa_rl import optimize_actions
+from sensorimotor.core.errors import ConfigError
+from sensorimotor.policies import Spec
+
+SMALL_POLICY = {"hidden": [32, 32], "num_steps": 10, "sample_steps": 3}
+SMALL_CRITIC = {"hidden": [32, 32]}
+TINY_TDMPC2 = {
+    "model_size": None, "enc_dim": 32, "mlp_dim": 32, "latent_dim": 16, "num_enc_layers": 2,
+    "num_q": 2, "num_bins": 11, "horizon": 3, "iterations": 2, "num_samples": 32,
+    "num_elites": 8, "num_pi_trajs": 4, "episode_length": 200,
+}  # fmt: skip
+CONFIGS = {
+    "bc": {"policy_type": "gaussian", "policy": {"hidden": [32, 32]}},
+    "sac": {"policy": {"hidden": [32, 32]}, "critic": SMALL_CRITIC},
+    "iql": {"policy_type": "autoregressive", "policy": {"hidden": [32], "num_bins": 8}, "critic": SMALL_CRITIC, "value": SMALL_CRITIC},
+    "pa_rl": {"policy": SMALL_POLICY, "critic": SMALL_CRITIC, "num_samples": 8, "top_k": 2, "grad_steps": 2, "distill_batch": 8, "backup_samples": 2},
+}  # fmt: skip
+# The loss that each agent's update must lower on a fixed batch.
+LOSS_KEY = {
+    "bc": "policy/loss",
+    "sac": "critic/loss",
+    "iql": "critic/loss",
+    "pa_rl": "critic/loss",
+    "tdmpc2": "total_loss",
+}
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return Spec(obs_dim=3, action_dim=2, action_low=(-2.0, -1.0), action_high=(2.0, 1.0))
+
+
+def _batch(B, seed=0, H=None):
+    rng = np.random.default_rng(seed)
+    if H is not None:
+        return {
+            "observations": rng.normal(size=(B, H + 1, 3)).astype(np.float32),
+            "actions": rng.uniform(-2, 2, (B, H, 1)).astype(np.float32),
+            "rewards": rng.uniform(0, 1, (B, H)).astype(np.float32),
+        }
+    obs = rng.normal(size=(B, 3)).astype(np.float32)
+    act = np.stack([rng.uniform(-2, 2, B), rng.uniform(-1, 1, B)], 1).astype(np.float32)
+    return {
+        "observations": obs,
+        "actions": act,
+        "rewards": (obs[:, 0] - act[:, 1] ** 2).astype(np.float32),
+        "next_observations": rng.normal(size=(B, 3)).astype(np.float32),
+        "terminals": (rng.uniform(size=B) < 0.1).astype(np.float32),
+    }
+
+
+@pytest.fixture(scope="module")
+def pendulum_spec():
+    """Pendulum-v1's spec, so TD-MPC2's compiled functions are shared with the trainer test."""
+    return Spec(obs_dim=3, action_dim=1, action_low=(-2.0,), action_high=(2.0,))
+
+
+@pytest.fixture(scope="module")
+def agents(spec, pendulum_spec):
+    out = {n: create_agent(n, spec, config=c, seed=0) for n, c in CONFIGS.items()}
+    out["tdmpc2"] = create_agent("tdmpc2", pendulum_spec, config=TINY_TDMPC2, seed=0)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(LOSS_KEY))
+def test_update_lowers_loss_on_fixed_batch(agents, name):
+    agent = agents[name]
+    batch = _batch(32, seed=1, H=3 if name == "tdmpc2" else None)
+    new, info0 = agent.update(batch)
+    for _ in range(30):
+        new, info1 = new.update(batch)
+    before, after = float(info0[LOSS_KEY[name]]), float(info1[LOSS_KEY[name]])
+    assert np.isfinite(after)
+    assert after < before, f"{name}: {LOSS_KEY[name]} {before:.4f} -> {after:.4f}"
+    assert int(new.step) == 31
+
+
+@pytest.mark.parametrize("name", sorted(LOSS_KEY))
+@pytest.mark.parametrize("B", [1, 4])
+def test_actions_have_shape_and_stay_in_bounds(agents, name, B):
+    agent = agents[name]
+    sp = agent.spec
+    obs = np.random.default_rng(B).normal(size=(B, 3)).astype(np.float32) * 3
+    a, state = agent.act(
+        obs, jax.random.PRNGKey(0), agent.init_act_state(B), first=np.ones(B, bool)
+    )
+    a = np.asarray(a)
+    assert a.shape == (B, sp.action_dim) and np.isfinite(a).all()
+    assert np.all(a >= np.array(sp.action_low) - 1e-5)
+    assert np.all(a <= np.array(sp.action_high) + 1e-5)
+    s = np.asarray(agent.sample_actions(obs, jax.random.PRNGKey(1), n=3))
+    assert s.shape == (B, 3, sp.action_dim)
+
+
+def test_tdmpc2_mppi_returns_bounded_actions_and_warm_starts(agents):
+    agent = agents["tdmpc2"]
+    sp = agent.spec
+    obs = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32) * 3
+    state = agent.init_act_state(4)
+    assert state.shape == (4, 3, 1)
+    a1, state = agent.act(obs, jax.random.PRNGKey(0), state, first=np.ones(4, bool))
+    a2, state2 = agent.act(obs, jax.random.PRNGKey(1), state, first=np.zeros(4, bool))
+    for a in (a1, a2):
+        a = np.asarray(a)
+        assert np.all(a >= np.array(sp.action_low)) and np.all(a <= np.array(sp.action_high))
+    assert np.all(np.abs(np.asarray(state2)) <= 1.0), "planner means live in the normalised box"
+    assert not np.allclose(np.asarray(state2), 0.0), "the plan mean is carried to the next step"
+
+
+def test_tdmpc2_model_size_presets(spec):
+    from sensorimotor.agents.tdmpc2 import tdmpc2_config
+
+    cfg = tdmpc2_config({"model_size": 1})
+    assert (cfg.latent_dim, cfg.mlp_dim, cfg.num_q) == (128, 384, 2)
+    assert tdmpc2_config({"model_size": 5}).num_q == 5
+    assert tdmpc2_config({"episode_length": 500}).gamma() == pytest.approx(0.99)
+    with pytest.raises(ConfigError, match="model_size 7"):
+        tdmpc2_config({"model_size": 7})
+
+
+def test_pa_rl_optimised_actions_beat_the_samples(agents, spec):
+    agent = agents["pa_rl"]
+    # Teach the critic a smooth Q with a clear optimum: Q = -(a0 - 0.5)^2 - (a1 + 0.3)^2.
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(256, 3)).astype(np.float32)
+    act = rng.uniform(-1, 1, (256, 2)).astype(np.float32)
+    q = -((act[:, 0] - 0.5) ** 2) - (act[:, 1] + 0.3) ** 2
+    critic = agent.critic
+    batch = {"observations": obs, "actions": spec.denormalize_action(act), "targets": q}
+    critic, _ = critic.update_many({k: np.stack([np.asarray(v)] * 200) for k, v in batch.items()})
+    agent = agent.replace(critic=critic)
+    o = jnp.asarray(obs[:64])
+    best, info = optimize_actions(
+        agent.policy, agent.critic, o, jax.random.PRNGKey(3), agent.config
+    )
+    assert best.shape == (64, 2)
+    assert float(info["q_optimized"]) > float(info["q_topk"]) >= float(info["q_samples"])
+    assert float(info["q_selected"]) > float(info["q_samples"])
+    assert np.all(np.abs(np.asarray(best)) <= 1.0)
+
+
+def test_pa_rl_with_guidance_and_iql_critic(spec):
+    cfg = {**CONFIGS["pa_rl"], "guidance_scale": 1.0, "critic_loss": "iql", "critic_type": "distributional", "critic": {"hidden": [16], "num_bins": 11}, "value": {"hidden": [16]}}  # fmt: skip
+    agent = create_agent("pa_rl", spec, config=cfg)
+    new, info = agent.update(_batch(32))
+    assert "critic/v_loss" in info and np.isfinite(float(info["critic/loss"]))
+
+
+def test_agent_config_errors(spec):
+    with pytest.raises(ConfigError, match="unknown agent 'ppo'"):
+        create_agent("ppo", spec)
+    with pytest.raises(ConfigError, match="SAC needs a policy with log-densities"):
+        create_agent("sac", spec, config={"policy_type": "diffusion"})
+    with pytest.raises(ConfigError, match="unknown PARLConfig key 'topk'"):
+        create_agent("pa_rl", spec, config={"topk": 3})
+    with pytest.raises(ConfigError, match="guidance_scale needs policy_type='diffusion'"):
+        create_agent("pa_rl", spec, config={"policy_type": "gaussian", "guidance_scale": 1.0})
+
+
+def test_missing_batch_keys_are_named(agents):
+    b = _batch(32)
+    del b["next_observations"]
+    with pytest.raises(KeyError, match="next_observations"):
+        agents["sac"].update(b)
+
+
+@pytest.mark.parametrize("name", ["sac", "pa_rl", "tdmpc2"])
+def test_save_load_round_trip(tmp_path, agents, name):
+    agent = agents[name]
+    agent, _ = agent.update(_batch(32, H=3 if name == "tdmpc2" else None))
+    agent.save(tmp_path / name)
+    back = Agent.load(tmp_path / name)
+    assert type(back) is type(agent) and back.config == agent.config
+    assert int(back.step) == int(agent.step)
+    for x, y in zip(jax.tree.leaves(back), jax.tree.leaves(agent), strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    assert load_learner(tmp_path / name, expected_kind="agent").name == name
+
+
+def test_sharded_update_equals_single_device_update(tmp_path):
+    """Data-parallel update on 2 fake CPU devices == the single-device update."""
+    script = textwrap.dedent(
+        """
+        import os
+        os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+        import jax, numpy as np
+        assert len(jax.devices()) == 2, jax.devices()
+        from sensorimotor.agents import create_agent
+        from sensorimotor.policies import Spec
+        from sensorimotor.train.rl import data_mesh, replicate, shard_batch
+        spec = Spec(obs_dim=3, action_dim=2, action_low=(-1.0, -1.0), action_high=(1.0, 1.0))
+        agent = create_agent("sac", spec, config={"policy": {"hidden": [32]}, "critic": {"hidden": [32]}})
+        rng = np.random.default_rng(0)
+        B = 16
+        batch = {
+            "observations": rng.normal(size=(B, 3)).astype(np.float32),
+            "actions": rng.uniform(-1, 1, (B, 2)).astype(np.float32),
+            "rewards": rng.normal(size=B).astype(np.float32),
+            "next_observations": rng.normal(size=(B, 3)).astype(np.float32),
+            "terminals": np.zeros(B, np.float32),
+        }
+        single, info1 = agent.update(batch)
+        mesh = data_mesh()
+        sb = shard_batch(batch, mesh)
+        assert len(sb["observations"].sharding.device_set) == 2
+        sharded, info2 = replicate(agent, mesh).update(sb)
+        for a, b in zip(jax.tree.leaves(single), jax.tree.leaves(sharded)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-5, atol=2e-6)
+        for k in info1:
+            np.testing.assert_allclose(float(info1[k]), float(info2[k]), rtol=2e-5, atol=1e-6)
+        print("SHARDED-OK")
+        """
+    )
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert "SHARDED-OK" in out.stdout, out.stdout + out.stderr
