@@ -229,3 +229,29 @@ def test_sharded_update_equals_single_device_update(tmp_path):
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
     )
     assert "SHARDED-OK" in out.stdout, out.stdout + out.stderr
+
+
+def test_rl_on_action_chunks_from_the_replay_buffer():
+    """Observation windows + action chunks with n-step rewards and per-sample discounts."""
+    from sensorimotor.agents.buffer import ReplayBuffer
+
+    spec = Spec(
+        obs_dim=2, action_dim=1, action_low=(-1.0,), action_high=(1.0,), obs_horizon=2,
+        action_horizon=3,
+    )  # fmt: skip
+    buf = ReplayBuffer(200, 2, 1)
+    rng = np.random.default_rng(0)
+    for t in range(200):
+        buf.add(
+            rng.normal(size=2), rng.uniform(-1, 1, 1), 1.0, rng.normal(size=2), False, t % 20 == 19
+        )
+    batch = buf.sample_chunks(rng, 32, 2, 3, gamma=0.9)
+    batch.pop("action_mask")
+    agent = create_agent(
+        "iql", spec, config={"policy": {"hidden": [16]}, "critic": {"hidden": [16]}}
+    )
+    t = agent.transitions(batch, gamma=0.9)
+    assert t.obs.shape == (32, 4) and t.actions.shape == (32, 3) and t.next_obs.shape == (32, 4)
+    np.testing.assert_allclose(t.discounts, batch["discounts"])
+    new, info = agent.update(batch)
+    assert np.isfinite(float(info["critic/loss"]))

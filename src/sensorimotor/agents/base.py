@@ -4,9 +4,12 @@ Batches are dicts of arrays (environment units):
 
 - ``observations (B, Do)`` or ``(B, To, D)``; ``actions (B, Da)`` or ``(B, H, A)``;
 - ``rewards (B,)`` (for chunks: the discounted sum over the chunk), ``next_observations``,
-  ``terminals (B,)`` (1 where the episode *terminated*; time-limit truncation bootstraps).
+  ``terminals (B,)`` (1 where the episode *terminated*; time-limit truncation bootstraps);
+  optionally ``discounts (B,)``: the bootstrap factor per sample (chunk samplers provide
+  ``gamma ** n`` for the ``n`` real steps of a chunk, 0 after a termination).
 
-Agents work in normalised action units internally and bootstrap with ``gamma ** action_horizon``.
+Agents work in normalised action units internally; without ``discounts`` they bootstrap with
+``gamma ** action_horizon * (1 - terminal)``.
 """
 
 from __future__ import annotations
@@ -23,13 +26,15 @@ from sensorimotor.policies.base import Learner, as_tuple, ensure_batched
 
 
 class Transitions(NamedTuple):
-    """A normalised batch: flat obs, ``[-1, 1]`` actions, rewards, next obs, terminals."""
+    """A normalised batch: flat obs, ``[-1, 1]`` actions, rewards, next obs, terminals and the
+    per-sample bootstrap factor ``discounts``."""
 
     obs: jax.Array
     actions: jax.Array
     rewards: jax.Array
     next_obs: jax.Array
     terminals: jax.Array
+    discounts: jax.Array
 
 
 class Agent(Learner):
@@ -37,28 +42,32 @@ class Agent(Learner):
 
     kind: ClassVar[str] = "agent"
 
-    def transitions(self, batch: Mapping[str, jax.Array], *, rewards: bool = True) -> Transitions:
+    def transitions(
+        self, batch: Mapping[str, jax.Array], *, gamma: float = 0.99, rewards: bool = True
+    ) -> Transitions:
         """Flatten and normalise a batch (see the module docstring for keys)."""
         spec = self.spec
         obs = spec.flatten_obs(batch["observations"])
         actions = spec.normalize_action(spec.flatten_actions(batch["actions"]))
         if not rewards:
             z = jnp.zeros(obs.shape[:1])
-            return Transitions(obs, actions, z, obs, z)
+            return Transitions(obs, actions, z, obs, z, z)
         for key in ("rewards", "next_observations", "terminals"):
             if key not in batch:
                 raise KeyError(f"{self.name} needs batch[{key!r}]; got keys {sorted(batch)}")
+        terminals = jnp.asarray(batch["terminals"], jnp.float32).reshape(-1)
+        if "discounts" in batch:
+            discounts = jnp.asarray(batch["discounts"], jnp.float32).reshape(-1)
+        else:
+            discounts = (gamma**spec.action_horizon) * (1.0 - terminals)
         return Transitions(
             obs,
             actions,
             jnp.asarray(batch["rewards"], jnp.float32).reshape(-1),
             spec.flatten_obs(batch["next_observations"]),
-            jnp.asarray(batch["terminals"], jnp.float32).reshape(-1),
+            terminals,
+            discounts,
         )
-
-    def bootstrap(self, gamma: float, terminals: jax.Array) -> jax.Array:
-        """Per-sample discount ``gamma ** H * (1 - terminal)`` for chunks of ``H`` actions."""
-        return (gamma**self.spec.action_horizon) * (1.0 - terminals)
 
     # -- acting -------------------------------------------------------------------------------
 

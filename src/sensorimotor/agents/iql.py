@@ -65,14 +65,12 @@ class IQL(Agent):
 
     def _update(self, batch: Mapping[str, jax.Array]) -> tuple[IQL, dict[str, jax.Array]]:
         cfg = self.config
-        t = self.transitions(batch)
+        t = self.transitions(batch, gamma=cfg.gamma)
         rng, k_q = jax.random.split(self.rng)
         q_t = self.critic.reduce(self.critic.target_values(t.obs, t.actions), k_q, "min")
         value, v_info = fit_value_expectile(self.value, t.obs, q_t, cfg.expectile)
         next_v = value.values(t.next_obs, None).mean(0)
-        critic, c_info = self.critic.fit(
-            t.obs, t.actions, t.rewards + self.bootstrap(cfg.gamma, t.terminals) * next_v
-        )
+        critic, c_info = self.critic.fit(t.obs, t.actions, t.rewards + t.discounts * next_v)
         adv = q_t - value.values(t.obs, None).mean(0)
         weights = jnp.minimum(jnp.exp(cfg.beta * adv), cfg.max_weight)
         policy, p_info = self.policy.fit(t.obs, t.actions, jax.lax.stop_gradient(weights))

@@ -145,7 +145,7 @@ class PARL(Agent):
 
     def _critic_step(self, t: Any, rng: jax.Array) -> tuple[Critic, Critic | None, dict]:
         cfg = self.config
-        disc = self.bootstrap(cfg.gamma, t.terminals)
+        disc = t.discounts
         if cfg.critic_loss == "iql":
             k_q = rng
             q_t = self.critic.reduce(self.critic.target_values(t.obs, t.actions), k_q, "min")
@@ -163,7 +163,7 @@ class PARL(Agent):
 
     def _update(self, batch: Mapping[str, jax.Array]) -> tuple[PARL, dict[str, jax.Array]]:
         cfg = self.config
-        t = self.transitions(batch)
+        t = self.transitions(batch, gamma=cfg.gamma)
         rng, k_c, k_opt = jax.random.split(self.rng, 3)
         critic, value, c_info = self._critic_step(t, k_c)
 

@@ -54,7 +54,7 @@ class SAC(Agent):
 
     def _update(self, batch: Mapping[str, jax.Array]) -> tuple[SAC, dict[str, jax.Array]]:
         cfg = self.config
-        t = self.transitions(batch)
+        t = self.transitions(batch, gamma=cfg.gamma)
         rng, k_next, k_red, k_pi, k_red2 = jax.random.split(self.rng, 5)
         alpha = jnp.exp(self.log_alpha)
         pi = self.policy
@@ -64,7 +64,7 @@ class SAC(Agent):
         q_next = self.critic.reduce(self.critic.target_values(t.next_obs, next_a[:, 0]), k_red)
         if cfg.backup_entropy:
             q_next = q_next - alpha * next_logp[:, 0]
-        target = t.rewards + self.bootstrap(cfg.gamma, t.terminals) * q_next
+        target = t.rewards + t.discounts * q_next
         critic, c_info = self.critic.fit(t.obs, t.actions, target)
 
         # Actor
