@@ -35,7 +35,10 @@ class PARLConfig:
     """PA-RL hyperparameters (see the module docstring).
 
     ``distill_batch`` optimises actions for only the first ``distill_batch`` states of each batch
-    (optimisation is the costly part); ``None`` uses the whole batch.
+    (optimisation is the costly part); ``None`` uses the whole batch. ``cql_alpha > 0`` adds a
+    conservative (CQL-style) penalty to the critic: ``alpha * (T logsumexp(Q(s, a_rand) / T) -
+    Q(s, a_data))`` over ``cql_samples`` uniform random actions, which keeps out-of-distribution
+    actions from looking better than the data (offline pretraining, as Cal-QL does in PA-RL).
     """
 
     policy_type: str = "diffusion"
@@ -44,20 +47,23 @@ class PARLConfig:
     critic: Any = None
     value: Any = None
     gamma: float = 0.99
-    num_samples: int = 32
+    num_samples: int = 16
     top_k: int = 4
     grad_steps: int = 5
-    grad_lr: float = 0.1
+    grad_lr: float = 0.01
     select: str = "argmax"
     select_temperature: float = 1.0
     q_reduce: str = "mean"
     guidance_scale: float = 0.0
     critic_loss: str = "td"
-    backup_samples: int = 8
+    backup_samples: int = 4
     expectile: float = 0.7
+    cql_alpha: float = 0.0
+    cql_samples: int = 8
+    cql_temperature: float = 1.0
     bc_coef: float = 1.0
     distill_coef: float = 1.0
-    distill_batch: int | None = 64
+    distill_batch: int | None = 32
 
     def __post_init__(self) -> None:
         if self.select not in ("argmax", "softmax"):
@@ -118,12 +124,16 @@ def optimize_actions(
     if cfg.grad_steps:
         a, _ = jax.lax.scan(ascend, a, None, length=cfg.grad_steps)
     q_after = q_of(obs_k, a)
+    # Select among the optimised actions *and* the samples they came from, so that a gradient
+    # step that went downhill (a too large grad_lr) can never make the choice worse.
+    pool = jnp.concatenate([a, jnp.take_along_axis(cands, idx[..., None], axis=1)], axis=1)
+    pool_q = jnp.concatenate([q_after, q_before], axis=1)
     if cfg.select == "softmax" and explore:
-        choice = jax.random.categorical(k_sel, q_after / cfg.select_temperature, axis=-1)
+        choice = jax.random.categorical(k_sel, pool_q / cfg.select_temperature, axis=-1)
     else:
-        choice = jnp.argmax(q_after, axis=-1)
-    best = jnp.take_along_axis(a, choice[:, None, None], axis=1)[:, 0]
-    chosen_q = jnp.take_along_axis(q_after, choice[:, None], axis=1)[:, 0]
+        choice = jnp.argmax(pool_q, axis=-1)
+    best = jnp.take_along_axis(pool, choice[:, None, None], axis=1)[:, 0]
+    chosen_q = jnp.take_along_axis(pool_q, choice[:, None], axis=1)[:, 0]
     info = {
         "q_samples": jnp.mean(q),
         "q_topk": jnp.mean(q_before),
@@ -153,12 +163,29 @@ class PARL(Agent):
             next_v = value.values(t.next_obs, None).mean(0)
             critic, c_info = self.critic.fit(t.obs, t.actions, t.rewards + disc * next_v)
             return critic, value, {**c_info, **{f"v_{k}": v for k, v in v_info.items()}}
-        k_s, k_r = jax.random.split(rng)
+        k_s, k_r, k_c = jax.random.split(rng, 3)
         n = cfg.backup_samples
         next_a = self.policy.sample_fn(self.policy.net.params, t.next_obs, k_s, n)  # (B, n, Da)
         nobs = jnp.broadcast_to(t.next_obs[:, None], (*next_a.shape[:2], t.next_obs.shape[-1]))
         q_next = self.critic.reduce(self.critic.target_values(nobs, next_a), k_r).max(-1)
-        critic, c_info = self.critic.fit(t.obs, t.actions, t.rewards + disc * q_next)
+        targets = t.rewards + disc * q_next
+        if not cfg.cql_alpha:
+            critic, c_info = self.critic.fit(t.obs, t.actions, targets)
+            return critic, self.value, c_info
+        B, Da = t.actions.shape
+        rand = jax.random.uniform(k_c, (B, cfg.cql_samples, Da), minval=-1.0, maxval=1.0)
+        robs = jnp.broadcast_to(t.obs[:, None], (B, cfg.cql_samples, t.obs.shape[-1]))
+        temp = cfg.cql_temperature
+
+        def loss(params: Any) -> tuple[jax.Array, dict[str, jax.Array]]:
+            td, info = self.critic.loss_fn(params, t.obs, t.actions, targets)
+            q_rand = self.critic.values_fn(params, robs, rand)  # (E, B, n)
+            q_data = self.critic.values_fn(params, t.obs, t.actions)  # (E, B)
+            push_down = temp * jax.scipy.special.logsumexp(q_rand / temp, axis=-1)
+            gap = jnp.mean(push_down - q_data)
+            return td + cfg.cql_alpha * gap, {**info, "td_loss": td, "cql_gap": gap}
+
+        critic, c_info = self.critic.fit_with(loss)
         return critic, self.value, c_info
 
     def _update(self, batch: Mapping[str, jax.Array]) -> tuple[PARL, dict[str, jax.Array]]:
