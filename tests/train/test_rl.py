@@ -148,3 +148,27 @@ def test_cli_reports_bad_config_in_one_line(capsys):
     assert "unknown SACConfig key 'gama'" in capsys.readouterr().err
     assert main(["rl", "train", "algo=bc", "task=pendulum"]) == 2
     assert "needs data" in capsys.readouterr().err
+
+
+def test_divergence_is_reported_with_the_update_step(tmp_path):
+    from sensorimotor.core.numerics import NonFiniteError
+
+    cfg = load_rl_config(
+        [
+            "algo=bc",
+            "task=multimodal_reach",
+            "algo.agent.policy_type=gaussian",
+            "algo.agent.policy.hidden=[32,32]",
+            "algo.agent.policy.lr=1e30",
+            "data.demos_episodes=200",
+            "steps=60",
+            "batch_size=32",
+            "eval_every=60",
+            "log_every=30",
+            "checkpoint_every=60",
+            "progress=false",
+            f"run_root={tmp_path}",
+        ]
+    )
+    with pytest.raises(NonFiniteError, match=r"non-finite values in update metrics at step \d+"):
+        train(cfg)

@@ -467,16 +467,18 @@ def train(cfg: RLTrainConfig, *, run: RunDir | None = None, resume: bool = False
 
     def do_updates(n: int, source: ReplayBuffer) -> None:
         nonlocal agent
+        infos = []
         for _ in range(n):
             batch = shard_batch(sample_batch(source, rng, agent, cfg), mesh)
             agent, info = agent.update(batch)
-            state.updates += 1
-            timers["upd"] += 1
+            infos.append(info)
+        # Materialise the device scalars once per call; a NaN/Inf names the update and the loss.
+        for i, info in enumerate(jax.device_get(infos)):
+            check_finite(info, step=state.updates + i + 1, context="update metrics")
             for k, v in info.items():
-                acc.setdefault(k, []).append(v)
-        # Materialise the accumulated device scalars once per call.
-        for k, vs in acc.items():
-            acc[k] = [float(x) for x in jax.device_get(vs)]
+                acc.setdefault(k, []).append(float(v))
+        state.updates += n
+        timers["upd"] += n
 
     last_eval: dict[str, float] = {}
     try:
