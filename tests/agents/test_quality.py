@@ -112,10 +112,12 @@ def test_pa_rl_picks_the_best_mode(bandit, policy_type):
         ),
     }
     if policy_type == "diffusion":
-        for s in (1.0, 3.0, 10.0):
-            variants[f"critic-guided sampling only (guidance_scale={s:g})"] = dataclasses.replace(
-                agent.config, num_samples=1, top_k=1, grad_steps=0, guidance_scale=s
-            )
+        for s, norm in ((0.1, False), (1.0, False), (1.0, True)):
+            label = f"critic-guided sampling only (scale {s:g}{', unit gradient' if norm else ''})"
+            variants[label] = dataclasses.replace(
+                agent.config, num_samples=1, top_k=1, grad_steps=0, guidance_scale=s,
+                guidance_normalize=norm,
+            )  # fmt: skip
     results = {}
     for label, c in variants.items():
         if c is None:

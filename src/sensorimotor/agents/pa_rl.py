@@ -34,6 +34,8 @@ from sensorimotor.policies.base import Spec
 class PARLConfig:
     """PA-RL hyperparameters (see the module docstring).
 
+    ``guidance_normalize`` uses the unit-length critic gradient for guidance (the scale is then a
+    step length rather than a multiple of the critic's slope).
     ``distill_batch`` optimises actions for only the first ``distill_batch`` states of each batch
     (optimisation is the costly part); ``None`` uses the whole batch. ``cql_alpha > 0`` adds a
     conservative (CQL-style) penalty to the critic: ``alpha * (T logsumexp(Q(s, a_rand) / T) -
@@ -55,6 +57,7 @@ class PARLConfig:
     select_temperature: float = 1.0
     q_reduce: str = "mean"
     guidance_scale: float = 0.0
+    guidance_normalize: bool = False
     critic_loss: str = "td"
     backup_samples: int = 4
     expectile: float = 0.7
@@ -105,10 +108,14 @@ def optimize_actions(
 
     kw: dict[str, Any] = {}
     if cfg.guidance_scale:
-        kw = {
-            "guidance_fn": lambda o, a: critic.action_grad(o, a, mode),
-            "guidance_scale": cfg.guidance_scale,
-        }
+
+        def guidance(o: jax.Array, a: jax.Array) -> jax.Array:
+            g = critic.action_grad(o, a, mode)
+            if cfg.guidance_normalize:
+                g = g / (jnp.linalg.norm(g, axis=-1, keepdims=True) + 1e-6)
+            return g
+
+        kw = {"guidance_fn": guidance, "guidance_scale": cfg.guidance_scale}
     cands = policy.sample_fn(policy.net.params, obs, k_s, cfg.num_samples, **kw)  # (B, N, Da)
     obs_n = jnp.broadcast_to(obs[:, None], (B, cfg.num_samples, obs.shape[-1]))
     q = q_of(obs_n, cands)  # (B, N)
