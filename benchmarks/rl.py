@@ -223,7 +223,7 @@ def main() -> None:
     print("## agent updates")
     print_rows(bench_updates(repeat, peak))
     print("\n## latency")
-    print_rows(bench_latency(repeat))
+    print_rows(bench_latency(repeat), ["case", "ms/action (median)", "min", "vs 1 step"])
     print("\n## environment steps")
     print_rows(bench_env(repeat))
     print(f"\n(total {time.time() - start:.0f} s; load now {machine_info()['load_1min']})")

@@ -152,3 +152,22 @@ def test_dataset_from_recorded_gym_session(tmp_path):
     np.testing.assert_array_equal(np.flatnonzero(a["lasts"]), [4, 9, 10])
     assert np.all(a["rewards"] <= 0)
     np.testing.assert_allclose(a["next_observations"][:4], a["observations"][1:5])
+
+
+def test_device_transitions_and_fused_updates():
+    import jax
+
+    from sensorimotor.agents import create_agent
+    from sensorimotor.agents.buffer import DeviceTransitions, fused_updates
+    from sensorimotor.policies import Spec
+
+    data = DeviceTransitions.from_buffer(_fill(capacity=16, episodes=4))
+    batch = data.sample(jax.random.PRNGKey(0), 8)
+    assert batch["observations"].shape == (8, 2) and batch["actions"].shape == (8, 1)
+    spec = Spec(obs_dim=2, action_dim=1, action_low=(0.0,), action_high=(3.0,))
+    agent = create_agent("bc", spec, config={"policy_type": "gaussian", "policy": {"hidden": [16]}})
+    new, infos = fused_updates(agent, data, jax.random.PRNGKey(1), steps=5, batch_size=8)
+    assert int(new.step) == 5
+    assert (
+        infos["policy/loss"].shape == (5,) and np.isfinite(np.asarray(infos["policy/loss"])).all()
+    )

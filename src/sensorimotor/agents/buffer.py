@@ -14,6 +14,10 @@ Samplers (``rng`` is a ``numpy.random.Generator``):
   episode's first observation) and action chunks ``(B, Ha, A)`` (padded with the last action at
   an episode end), with the discounted chunk reward and per-sample bootstrap ``discounts``.
 
+:class:`DeviceTransitions` keeps a fixed dataset on the accelerator and :func:`fused_updates`
+samples from it inside one jitted ``lax.scan`` of updates (offline training without a host round
+trip per update).
+
 Offline datasets are the same class, filled from an NPZ/HDF5 file (:meth:`ReplayBuffer.load`) or
 from recorded sessions (:meth:`ReplayBuffer.from_sessions`); normalisation statistics are computed
 once and cached beside the file (``<file>.stats.json``).
@@ -21,12 +25,15 @@ once and cached beside the file (``<file>.stats.json``).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from sensorimotor.core.errors import DataError
@@ -568,3 +575,44 @@ def _complete_arrays(arrays: Mapping[str, np.ndarray], where: str) -> dict[str, 
     if out["observations"].shape[0] == 0:
         raise DataError(f"{where}: no transitions")
     return out
+
+
+class DeviceTransitions(NamedTuple):
+    """Transitions resident on the accelerator, sampled inside jitted code.
+
+    For fixed datasets (offline training) this avoids a host-to-device copy and a Python round
+    trip per update: :func:`fused_updates` draws ``K`` batches and runs ``K`` updates in one
+    ``lax.scan``.
+    """
+
+    observations: jax.Array
+    actions: jax.Array
+    rewards: jax.Array
+    next_observations: jax.Array
+    terminals: jax.Array
+
+    @classmethod
+    def from_buffer(cls, buffer: ReplayBuffer) -> DeviceTransitions:
+        """The buffer's stored steps, copied to the default device."""
+        a = buffer.arrays()
+        return cls(*(jnp.asarray(a[k]) for k in cls._fields))
+
+    def sample(self, key: jax.Array, batch_size: int) -> dict[str, jax.Array]:
+        """``batch_size`` uniformly drawn transitions (jit-friendly)."""
+        idx = jax.random.randint(key, (batch_size,), 0, self.rewards.shape[0])
+        return {k: getattr(self, k)[idx] for k in self._fields}
+
+
+@functools.partial(jax.jit, static_argnames=("steps", "batch_size"))
+def fused_updates(
+    learner: Any, data: DeviceTransitions, key: jax.Array, *, steps: int, batch_size: int
+) -> tuple[Any, dict[str, jax.Array]]:
+    """``steps`` updates of ``learner`` on batches drawn on-device from ``data`` (one scan).
+
+    Returns the new learner and every update's metrics stacked on a leading ``steps`` axis.
+    """
+
+    def body(carry: Any, k: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
+        return carry._update(data.sample(k, batch_size))
+
+    return jax.lax.scan(body, learner, jax.random.split(key, steps))

@@ -27,7 +27,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from sensorimotor.agents import Agent, create_agent
-from sensorimotor.agents.buffer import ReplayBuffer
+from sensorimotor.agents.buffer import DeviceTransitions, ReplayBuffer, fused_updates
 from sensorimotor.agents.tasks import episode_length, make_env, make_expert, task_info
 from sensorimotor.core.config import config_to_dict, load_config, load_saved_config
 from sensorimotor.core.errors import ConfigError, DataError
@@ -472,13 +472,32 @@ def train(cfg: RLTrainConfig, *, run: RunDir | None = None, resume: bool = False
             batch = shard_batch(sample_batch(source, rng, agent, cfg), mesh)
             agent, info = agent.update(batch)
             infos.append(info)
-        # Materialise the device scalars once per call; a NaN/Inf names the update and the loss.
-        for i, info in enumerate(jax.device_get(infos)):
+        record(jax.device_get(infos))
+
+    def record(infos: list[dict[str, Any]]) -> None:
+        """Check and accumulate host copies of per-update metrics (NaN/Inf names the update)."""
+        for i, info in enumerate(infos):
             check_finite(info, step=state.updates + i + 1, context="update metrics")
             for k, v in info.items():
                 acc.setdefault(k, []).append(float(v))
-        state.updates += n
-        timers["upd"] += n
+        state.updates += len(infos)
+        timers["upd"] += len(infos)
+
+    # A fixed dataset of transitions lives on the device; updates sample it inside one scan.
+    device_data = None
+    if dataset is not None and mesh is None and batch_kind(agent, cfg) == "transitions":
+        device_data = DeviceTransitions.from_buffer(dataset)
+    fused_key = jax.random.PRNGKey(derive_seed(cfg.seed, "fused", state.updates))
+
+    def offline_updates(n: int) -> None:
+        nonlocal agent, fused_key
+        if device_data is None:
+            do_updates(n, dataset)
+            return
+        fused_key, k = jax.random.split(fused_key)
+        agent, stacked = fused_updates(agent, device_data, k, steps=n, batch_size=cfg.batch_size)
+        stacked = jax.device_get(stacked)
+        record([{key: v[i] for key, v in stacked.items()} for i in range(n)])
 
     last_eval: dict[str, float] = {}
     try:
@@ -493,7 +512,7 @@ def train(cfg: RLTrainConfig, *, run: RunDir | None = None, resume: bool = False
                 chunk = min(
                     cfg.log_every - state.updates % cfg.log_every, offline_total - state.updates
                 )
-                do_updates(chunk, dataset)
+                offline_updates(chunk)
                 bar.update(chunk)
                 u = state.updates
                 if u % cfg.log_every == 0 or u == offline_total:
