@@ -1,6 +1,6 @@
 """Quality checks of the issue (slow): multimodal imitation, PA-RL best-mode selection, SAC.
 
-Run with ``pytest -m slow -s tests/agents/test_quality.py``; the printed tables are the numbers
+Run with ``pytest -m slow -s tests/agents/test_rl_quality.py``; the printed tables are the numbers
 recorded in docs/rl.md.
 """
 
