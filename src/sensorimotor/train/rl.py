@@ -508,9 +508,13 @@ def train(cfg: RLTrainConfig, *, run: RunDir | None = None, resume: bool = False
                 total=offline_total, initial=min(state.updates, offline_total),
                 desc=f"{cfg.algo.name} offline", disable=not cfg.progress,
             )  # fmt: skip
+            if state.updates == 0 and cfg.eval_every:
+                last_eval = run_eval(0)
+            intervals = [i for i in (cfg.log_every, cfg.eval_every, cfg.checkpoint_every) if i > 0]
             while state.updates < offline_total:
+                # Run updates up to the next log / evaluation / checkpoint boundary.
                 chunk = min(
-                    cfg.log_every - state.updates % cfg.log_every, offline_total - state.updates
+                    [i - state.updates % i for i in intervals] + [offline_total - state.updates]
                 )
                 offline_updates(chunk)
                 bar.update(chunk)
