@@ -25,6 +25,7 @@ def test_circular_storage_keeps_the_newest():
     assert len(b) == 10 and b.total_added == 16
     a = b.arrays()
     np.testing.assert_array_equal(a["observations"][:, 0], np.arange(6, 16))
+    np.testing.assert_array_equal(b.episode_returns(), [2.0, 4.0, 4.0])  # oldest one partly gone
 
 
 def test_sequences_stay_inside_one_episode():

@@ -453,11 +453,6 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def split_rng(rng: jax.Array, n: int = 2) -> tuple[jax.Array, ...]:
-    """``n`` fresh keys from ``rng`` (first one is the carried key)."""
-    return tuple(jax.random.split(rng, n))
-
-
 def ensure_batched(obs: jax.Array, flat_dim: int) -> tuple[jax.Array, bool]:
     """Add a batch axis to a single observation; returns ``(obs (B, ...), was_single)``."""
     obs = jnp.asarray(obs, jnp.float32)
