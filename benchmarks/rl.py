@@ -178,7 +178,18 @@ def bench_env(repeat: int) -> list[dict[str, Any]]:
     for task, n in (("pendulum", 2000), ("cartpole-swingup", 1000)):
         env = make_env(task, seed=0)
         spec = Spec.from_spaces(env.observation_space, env.action_space)
-        agent = create_agent("sac", spec)
+        agents = {
+            "SAC": (create_agent("sac", spec), n),
+            "diffusion BC (10 DDIM steps)": (
+                create_agent("bc", spec, config={"policy_type": "diffusion"}),
+                n,
+            ),
+        }
+        if task == "cartpole-swingup":
+            agents["TD-MPC2 1M (planning)"] = (
+                create_agent("tdmpc2", spec, config={"model_size": 1}),
+                100,
+            )
         env.reset(seed=0)
 
         def bare(env: Any = env, n: int = n) -> None:
@@ -187,26 +198,27 @@ def bench_env(repeat: int) -> list[dict[str, Any]]:
                 if term or trunc:
                     env.reset()
 
-        def acting(env: Any = env, n: int = n, agent: Any = agent) -> None:
-            obs, _ = env.reset()
-            key = jax.random.PRNGKey(0)
-            for _ in range(n):
-                key, k = jax.random.split(key)
-                a, _ = agent.act(obs[None], k, ())
-                obs, _, term, trunc, _ = env.step(np.asarray(a)[0])
-                if term or trunc:
-                    obs, _ = env.reset()
-
         tb = summary(timeit(bare, warmup=1, repeat=max(repeat // 3, 2)))["median"] / n
-        ta = summary(timeit(acting, warmup=1, repeat=max(repeat // 3, 2)))["median"] / n
-        rows.append(
-            {
-                "case": f"{task} env steps/s",
-                "bare": round(1 / tb),
-                "SAC acting": round(1 / ta),
-                "acting / bare": f"{tb / ta:.2f}",
-            }
-        )
+        row: dict[str, Any] = {"task": task, "bare env": round(1 / tb)}
+        for label, (agent, m) in agents.items():
+
+            def acting(env: Any = env, m: int = m, agent: Any = agent) -> None:
+                obs, _ = env.reset()
+                key = jax.random.PRNGKey(0)
+                state = agent.init_act_state(1)
+                first = np.ones(1, bool)
+                for _ in range(m):
+                    key, k = jax.random.split(key)
+                    a, state = agent.act(obs[None], k, state, first=first)
+                    first[:] = False
+                    obs, _, term, trunc, _ = env.step(np.asarray(a)[0])
+                    if term or trunc:
+                        obs, _ = env.reset()
+                        first[:] = True
+
+            ta = summary(timeit(acting, warmup=1, repeat=max(repeat // 5, 2)))["median"] / m
+            row[label] = f"{1 / ta:,.1f} ({tb / ta:.3f})"
+        rows.append(row)
         env.close()
     return rows
 
@@ -224,8 +236,11 @@ def main() -> None:
     print_rows(bench_updates(repeat, peak))
     print("\n## latency")
     print_rows(bench_latency(repeat), ["case", "ms/action (median)", "min", "vs 1 step"])
-    print("\n## environment steps")
-    print_rows(bench_env(repeat))
+    print("\n## environment steps/s (fraction of the bare env rate)")
+    print_rows(
+        bench_env(repeat),
+        ["task", "bare env", "SAC", "diffusion BC (10 DDIM steps)", "TD-MPC2 1M (planning)"],
+    )
     print(f"\n(total {time.time() - start:.0f} s; load now {machine_info()['load_1min']})")
 
 
