@@ -167,7 +167,9 @@ class CanvasWorldModel:
         self.mae_config = mae
         self.frame_shape = (self.layout.frame_height, self.layout.frame_width, 3)
         net = MaskedAutoencoderViT(mae, rngs=nnx.Rngs(derive_seed(seed, "canvas", "init")))
-        self.graphdef, self.params = nnx.split(net)
+        self.graphdef, self._state_template = nnx.split(net)
+        # Parameters as a plain dict of arrays: cheaper to pass into jitted functions than NNX state.
+        self.params = nnx.to_pure_dict(self._state_template)
         self.total_steps = total_steps
         self.tx, self.schedule = make_optimizer(trainer, total_steps)
         self.opt_state = self.tx.init(self.params)
@@ -197,9 +199,11 @@ class CanvasWorldModel:
     def num_params(self) -> int:
         return int(sum(x.size for x in jax.tree.leaves(self.params)))
 
-    def network(self) -> MaskedAutoencoderViT:
-        """The network with the current parameters (for inspection, e.g. attention maps)."""
-        return nnx.merge(self.graphdef, self.params)
+    def network(self, params: Any = None) -> MaskedAutoencoderViT:
+        """The network with ``params`` (default: the current ones), e.g. to look at attention maps."""
+        state = jax.tree.map(lambda x: x, self._state_template)
+        nnx.replace_by_pure_dict(state, self.params if params is None else params)
+        return nnx.merge(self.graphdef, state)
 
     @staticmethod
     def _inputs(canvases: jax.Array, normalizer: Normalizer) -> tuple[jax.Array, jax.Array]:
@@ -252,29 +256,30 @@ class CanvasWorldModel:
         params: Any,
         opt_state: Any,
         canvases: jax.Array,
-        key: jax.Array,
+        step: jax.Array,
         normalizer: Normalizer,
     ) -> tuple[Any, Any, dict[str, jax.Array], jax.Array]:
         if self.trainer.augment:
+            key = jax.random.fold_in(jax.random.key(derive_seed(self.seed, "augment")), step)
             canvases = self._augment(canvases, key)
         pixels, inputs = self._inputs(canvases, normalizer)
 
         def loss_fn(p: Any) -> tuple[jax.Array, jax.Array]:
-            net = nnx.merge(self.graphdef, p)
+            net = self.network(p)
             out = net(inputs, self._mask, keep=self._keep)
             return net.loss(pixels, out.pred, out.mask), out.pred
 
         (loss, pred), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         updates, opt_state = self.tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
-        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads)}
+        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads), "lr": self.schedule(step)}
         return params, opt_state, metrics, pred[0]
 
     def _predict_fn(
         self, params: Any, canvases: jax.Array, normalizer: Normalizer
     ) -> tuple[jax.Array, jax.Array]:
         pixels, inputs = self._inputs(canvases, normalizer)
-        net = nnx.merge(self.graphdef, params)
+        net = self.network(params)
         out = net(inputs, self._mask, keep=self._keep)
         h, w = self.layout.canvas_height, self.layout.canvas_width
         image = unpatchify(out.pred, self.layout.patch_size, h, w)
@@ -290,18 +295,17 @@ class CanvasWorldModel:
         Returns the metrics (loss, grad_norm, lr) and the decoder's patches for the first canvas
         ``(N, p*p*3)``. Raises :class:`~sensorimotor.core.numerics.NonFiniteError` on NaN/Inf.
         """
-        key = jax.random.fold_in(
-            jax.random.key(derive_seed(self.seed, "augment")), self.train_steps
-        )
-        lr = float(self.schedule(self.train_steps))
         params, opt_state, metrics, pred0 = self._train_step(
-            self.params, self.opt_state, canvases, key, self._require_normalizer()
+            self.params,
+            self.opt_state,
+            canvases,
+            np.int32(self.train_steps),
+            self._require_normalizer(),
         )
-        metrics = {k: float(v) for k, v in metrics.items()}
+        metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
         check_finite(metrics, step=self.train_steps, context="canvas train step (loss/gradients)")
         self.params, self.opt_state = params, opt_state
         self.train_steps += 1
-        metrics["lr"] = lr
         return metrics, np.asarray(pred0)
 
     def predict_canvases(
@@ -460,13 +464,13 @@ class CanvasWorldModel:
 
     def _update_visuals(self, canvas: np.ndarray, pred_patches: np.ndarray) -> None:
         layout = self.layout
-        image = unpatchify(
-            jnp.asarray(pred_patches)[None],
+        image = unpatchify(  # NumPy in, NumPy out: no device round trip
+            np.asarray(pred_patches)[None],
             layout.patch_size,
             layout.canvas_height,
             layout.canvas_width,
         )
-        inpainted = _to_uint8(np.asarray(image[0]))
+        inpainted = _to_uint8(image[0])
         self.visual.canvas = canvas
         self.visual.mask_overlay = layout.mask_overlay(canvas)
         self.visual.inpainted = inpainted
