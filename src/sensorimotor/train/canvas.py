@@ -76,7 +76,7 @@ class CanvasRunConfig:
     model: WorldModelConfig = field(default_factory=CanvasModelConfig)
     trainer: CanvasTrainerConfig = field(default_factory=CanvasTrainerConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
-    steps: int | None = 3000  # online iterations; null = until Ctrl-C
+    steps: int | None = 6000  # online iterations; null = until Ctrl-C
     seed: int = 0
     runs_root: str = "runs"
     name: str | None = None  # run folder name; null = run-<date>-<time>
@@ -699,7 +699,7 @@ def _counterfactual_grid(report: Any, model: Any, validation: dict[str, Any], ro
     gap = np.full((h, 3, 3), 128, np.uint8)
     lines = []
     for i in range(len(data)):
-        parts = [*data.context[i], gap]
+        parts = [x for frame in data.context[i] for x in (frame, gap)]
         parts += [x for a in range(model.num_actions) for x in (_to_uint8(cf[i, a]), gap)]
         parts.append(data.targets[i])
         lines.append(np.concatenate(parts, axis=1))

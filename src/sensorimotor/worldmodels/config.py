@@ -34,10 +34,10 @@ class CanvasModelConfig(WorldModelConfig):
     type: str = "canvas"
     frame_size: list[int] | None = field(default_factory=lambda: [56, 56])  # [h, w]; null = native
     slots: int = 3  # context frames + the target
-    separator_width: int = 4
-    patch_size: int = 8
-    width: int = 128
-    depth: int = 3
+    separator_width: int = 14
+    patch_size: int = 14
+    width: int = 64
+    depth: int = 2
     heads: int = 4
     mlp_ratio: float = 4.0
     decoder_width: int | None = None  # null = width
@@ -64,7 +64,7 @@ class CanvasModelConfig(WorldModelConfig):
 class CanvasTrainerConfig:
     """Optimiser, schedule, replay from recent history, checkpointing and logging of a canvas run."""
 
-    lr: float = 1e-3  # peak learning rate (AdamW)
+    lr: float = 3e-3  # peak learning rate (AdamW)
     min_lr: float = 1e-5  # learning rate at the end of the cosine decay
     warmup_steps: int = 100
     decay_steps: int | None = None  # cosine length in train steps; null = the run's steps
@@ -81,8 +81,8 @@ class CanvasTrainerConfig:
     augment: list[str] = field(default_factory=list)  # "roll_x", "roll_y" (shift every slot alike)
     eval_batch_size: int = 64
     log_every: int = 10  # iterations per metrics line
-    eval_every: int | None = 500  # iterations between held-out evaluations; null = at the end only
-    checkpoint_every: int | None = 500  # iterations between checkpoints (and always at the end)
+    eval_every: int | None = 1000  # iterations between held-out evaluations; null = at the end only
+    checkpoint_every: int | None = 1000  # iterations between checkpoints (and always at the end)
     keep_checkpoints: int = 2
 
     def __post_init__(self) -> None:
@@ -94,6 +94,10 @@ class CanvasTrainerConfig:
             raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
         if self.normalizer_frames < 1:
             raise ValueError(f"normalizer_frames must be >= 1, got {self.normalizer_frames}")
+        if self.normalizer_frames > self.history:
+            raise ValueError(
+                f"normalizer_frames ({self.normalizer_frames}) cannot exceed history ({self.history})"
+            )
         if self.history < 3:
             raise ValueError(
                 f"history must hold at least one canvas (>= 3 frames), got {self.history}"
