@@ -58,7 +58,7 @@ def test_online_loop_learns_and_fills_the_visual_state(robot_and_selector):
     assert model.normalizer is not None and len(losses) > 40
     assert np.mean(losses[-10:]) < 0.25 * np.mean(losses[:5])
     errors = [i.pred_error for i in infos if i.pred_error is not None]
-    assert np.mean(errors[-10:]) < 0.25 * np.mean(errors[:5])
+    assert np.mean(errors[-10:]) < 0.5 * np.mean(errors[:5])
     v = model.visual
     layout = model.layout
     assert (
@@ -73,7 +73,7 @@ def test_online_loop_learns_and_fills_the_visual_state(robot_and_selector):
         v.composite[:, : layout.target_start], v.canvas[:, : layout.target_start]
     )
     assert model.iteration == 60 and len(model.action_log) == 60
-    assert model.train_steps + model.skipped == 60 - 4 + 1 - 0 or model.train_steps > 0
+    assert model.train_steps + model.skipped == 60 - 3  # every iteration from the first full canvas
 
 
 def test_skip_threshold_skips_training_when_predictions_are_good(robot_and_selector):
@@ -83,6 +83,34 @@ def test_skip_threshold_skips_training_when_predictions_are_good(robot_and_selec
     trained = [i.trained for i in infos]
     # Training starts with the first canvas (no prediction to score yet), then predictions exist.
     assert trained.count(True) == 1 and model.skipped > 0
+
+
+def test_run_loop_calls_back_and_stops_on_request(robot_and_selector):
+    robot, selector = robot_and_selector
+    model = make_model()
+    seen = []
+
+    def callback(info, m):
+        seen.append(info.iteration)
+        return info.iteration == 5  # a UI's stop button
+
+    assert model.run(robot, selector, steps=20, callback=callback) == 5
+    assert seen == [1, 2, 3, 4, 5] and model.iteration == 5
+
+
+def test_non_finite_loss_names_the_step_and_batch():
+    from sensorimotor.core.normalize import Normalizer
+    from sensorimotor.core.numerics import NonFiniteError
+
+    model = make_model()
+    model.normalizer = Normalizer(np.zeros(3, np.float32), np.zeros(3, np.float32))  # x / 0
+    canvases = np.full((4, *model.layout.shape), 255, np.uint8)
+    before = named_leaves(model.params)
+    with pytest.raises(NonFiniteError, match=r"canvas train step .*batch 7.* at step 0"):
+        model.train_batch(canvases, batch_info="batch 7")
+    after = named_leaves(model.params)
+    assert all(np.array_equal(before[k], after[k]) for k in before)  # nothing was applied
+    assert model.train_steps == 0
 
 
 def test_lr_schedule_warms_up_then_decays():

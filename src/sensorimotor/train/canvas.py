@@ -55,9 +55,8 @@ class ValidationConfig:
     steps: int = 400  # length of the validation session; 0 = no quality evaluation
     seed: int | None = None  # null = derived from the run's seed (never the training seed)
     max_canvases: int = 300  # held-out canvases evaluated (evenly spaced over the session)
-    position_metrics: Literal["auto", "on", "off"] = (
-        "auto"  # auto: when observations carry dot_x/dot_y
-    )
+    # Dot position / counterfactual metrics; auto = when observations carry dot_x and dot_y.
+    position_metrics: Literal["auto", "on", "off"] = "auto"
     tolerance_px: float = TOLERANCE_PX  # counterfactual: displacement error allowed, robot pixels
     wrap_x: bool = True  # centroids and displacements wrap around in x (the toroidal dot)
     grid_frames: int = 6  # held-out frames shown in the report's counterfactual grid
@@ -823,7 +822,9 @@ def train_on_sessions(
             with StopFlag() as stop:
                 for step, batch in prefetch:
                     assert step == model.train_steps
-                    metrics, _ = model.train_batch(batch)
+                    metrics, _ = model.train_batch(
+                        batch, batch_info=f"batch step {step} of the sessions"
+                    )
                     losses.append(metrics["loss"])
                     bar.update(1)
                     if model.train_steps % trainer.log_every == 0:

@@ -67,16 +67,16 @@ class CanvasTrainerConfig:
     lr: float = 3e-3  # peak learning rate (AdamW)
     min_lr: float = 1e-5  # learning rate at the end of the cosine decay
     warmup_steps: int = 100
-    decay_steps: int | None = None  # cosine length in train steps; null = the run's steps
+    decay_steps: int | None = (
+        None  # cosine length (online: iterations, batch: train steps); null = the run's steps
+    )
     weight_decay: float = 0.05
     b1: float = 0.9
     b2: float = 0.95
     grad_clip: float | None = 1.0  # global-norm clip; null = none
     batch_size: int = 16  # the newest canvas + (batch_size - 1) drawn from the history
     history: int = 2000  # frames kept for replay (saved with checkpoints)
-    normalizer_frames: int = (
-        16  # frames seen before the input z-score is fitted and training starts
-    )
+    normalizer_frames: int = 16  # frames seen before the input z-score is fitted, training starts
     skip_threshold: float = 1e-4  # no train step while the last prediction's MSE is below it
     augment: list[str] = field(default_factory=list)  # "roll_x", "roll_y" (shift every slot alike)
     eval_batch_size: int = 64

@@ -71,12 +71,16 @@ def lr_schedule(trainer: CanvasTrainerConfig, total_steps: int | None) -> optax.
 def make_optimizer(
     trainer: CanvasTrainerConfig, total_steps: int | None
 ) -> tuple[optax.GradientTransformation, optax.Schedule]:
-    """AdamW with the warm-up + cosine schedule (and global-norm clipping when configured)."""
+    """AdamW without its learning rate (global-norm clipping first when configured) and the
+    warm-up + cosine schedule. The train step scales the update by ``-schedule(step)`` itself, so
+    an online run can follow its iterations (train steps skipped below the threshold still advance
+    the schedule) and a batch run its train steps."""
     schedule = lr_schedule(trainer, total_steps)
     parts = [optax.clip_by_global_norm(trainer.grad_clip)] if trainer.grad_clip else []
-    parts.append(
-        optax.adamw(schedule, b1=trainer.b1, b2=trainer.b2, weight_decay=trainer.weight_decay)
-    )
+    parts += [
+        optax.scale_by_adam(b1=trainer.b1, b2=trainer.b2),
+        optax.add_decayed_weights(trainer.weight_decay),
+    ]
     return optax.chain(*parts), schedule
 
 
@@ -257,6 +261,7 @@ class CanvasWorldModel:
         opt_state: Any,
         canvases: jax.Array,
         step: jax.Array,
+        schedule_step: jax.Array,
         normalizer: Normalizer,
     ) -> tuple[Any, Any, dict[str, jax.Array], jax.Array]:
         if self.trainer.augment:
@@ -270,9 +275,18 @@ class CanvasWorldModel:
             return net.loss(pixels, out.pred, out.mask), out.pred
 
         (loss, pred), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        updates, opt_state = self.tx.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads), "lr": self.schedule(step)}
+        new_opt_state = self.tx.update(grads, opt_state, params)
+        updates, new_opt_state = new_opt_state
+        lr = self.schedule(schedule_step)
+        new_params = jax.tree.map(lambda p, u: p - lr * u, params, updates)
+        grad_norm = optax.tree.norm(grads)
+        # A non-finite step leaves parameters and optimiser state as they were (the inputs are
+        # donated, so the old values would otherwise be gone); the host then raises.
+        finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+        keep = lambda new, old: jnp.where(finite, new, old)  # noqa: E731
+        params = jax.tree.map(keep, new_params, params)
+        opt_state = jax.tree.map(keep, new_opt_state, opt_state)
+        metrics = {"loss": loss, "grad_norm": grad_norm, "lr": lr}
         return params, opt_state, metrics, pred[0]
 
     def _predict_fn(
@@ -289,8 +303,14 @@ class CanvasWorldModel:
         masked = jnp.asarray(self._mask, jnp.float32)
         return frames, (errors * masked).sum(axis=1) / masked.sum()
 
-    def train_batch(self, canvases: np.ndarray | jax.Array) -> tuple[dict[str, float], np.ndarray]:
-        """One AdamW step on canvases ``(B, H, W, 3)`` uint8 (target slot filled).
+    def train_batch(
+        self,
+        canvases: np.ndarray | jax.Array,
+        schedule_step: int | None = None,
+        batch_info: str = "",
+    ) -> tuple[dict[str, float], np.ndarray]:
+        """One AdamW step on canvases ``(B, H, W, 3)`` uint8 (target slot filled), with the learning
+        rate of ``schedule_step`` (default: the number of train steps so far).
 
         Returns the metrics (loss, grad_norm, lr) and the decoder's patches for the first canvas
         ``(N, p*p*3)``. Raises :class:`~sensorimotor.core.numerics.NonFiniteError` on NaN/Inf.
@@ -300,11 +320,13 @@ class CanvasWorldModel:
             self.opt_state,
             canvases,
             np.int32(self.train_steps),
+            np.int32(self.train_steps if schedule_step is None else schedule_step),
             self._require_normalizer(),
         )
+        self.params, self.opt_state = params, opt_state  # unchanged when the step was not finite
         metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
-        check_finite(metrics, step=self.train_steps, context="canvas train step (loss/gradients)")
-        self.params, self.opt_state = params, opt_state
+        where = f"canvas train step (loss/gradients{'; ' + batch_info if batch_info else ''})"
+        check_finite(metrics, step=self.train_steps, context=where)
         self.train_steps += 1
         return metrics, np.asarray(pred0)
 
@@ -390,7 +412,12 @@ class CanvasWorldModel:
             self.seen_pairs.add(pair_key(frames[-2], int(acts[-2])))
         if self.normalizer is not None and self.history.window_ok(t, k):
             if pred_error is None or pred_error >= self.trainer.skip_threshold:
-                metrics, pred0 = self.train_batch(self._replay_batch(t))
+                batch, ends = self._replay_batch(t)
+                metrics, pred0 = self.train_batch(
+                    batch,
+                    self.iteration,
+                    f"iteration {self.iteration}, canvases ending at frames {ends}",
+                )
                 loss, trained = metrics["loss"], True
                 self._last_metrics = metrics
                 if self.track_visuals:
@@ -446,7 +473,31 @@ class CanvasWorldModel:
             extra,
         )
 
-    def _replay_batch(self, newest: int) -> np.ndarray:
+    def run(
+        self,
+        robot: Robot,
+        selector: Callable[[Observation], Action],
+        steps: int | None = None,
+        callback: Callable[[StepInfo, CanvasWorldModel], bool | None] | None = None,
+    ) -> int:
+        """The main loop: :meth:`step` until ``steps`` iterations (None: forever), the robot or
+        selector is exhausted, or ``callback(info, model)`` returns True (a UI's stop button).
+        Returns the number of iterations run. ``sensorimotor run`` wraps this with logging,
+        checkpoints and the report (:mod:`sensorimotor.train.canvas`)."""
+        from sensorimotor.robots.interface import Exhausted
+
+        done = 0
+        try:
+            while steps is None or done < steps:
+                info = self.step(robot, selector)
+                done += 1
+                if callback is not None and callback(info, self):
+                    break
+        except Exhausted:
+            pass
+        return done
+
+    def _replay_batch(self, newest: int) -> tuple[np.ndarray, list[int]]:
         """The newest canvas plus ``batch_size - 1`` canvases drawn from the history (seeded by the
         train step, so a resumed run draws the same ones)."""
         k = self.layout.slots
@@ -460,7 +511,7 @@ class CanvasWorldModel:
         acts = np.empty((len(ends), k), np.int32)
         for i, t in enumerate(ends):
             frames[i], acts[i] = self.history.window(int(t), k)
-        return self.build_canvases(frames, acts[:, :-1])
+        return self.build_canvases(frames, acts[:, :-1]), [int(t) for t in ends]
 
     def _update_visuals(self, canvas: np.ndarray, pred_patches: np.ndarray) -> None:
         layout = self.layout
