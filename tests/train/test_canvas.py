@@ -67,11 +67,22 @@ def test_run_writes_the_run_directory_and_report(tmp_path):
     assert saved.validation.seed is not None and saved.robot.seed is not None
 
 
+def interrupt_at(iteration):
+    def callback(info, model):
+        if info.iteration == iteration:
+            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C does
+
+    return callback
+
+
 def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
     straight = run_canvas(tiny_config(tmp_path, "steps=10", "name=straight")).run_dir
-    first = run_canvas(tiny_config(tmp_path, "steps=5", "name=stopped")).run_dir
+    stopped = run_canvas(
+        tiny_config(tmp_path, "steps=10", "name=stopped"), callback=interrupt_at(5)
+    )
+    assert stopped.stopped_by == "interrupt" and stopped.iterations == 5
+    first = stopped.run_dir
     config = load_saved_config(first / "config.yaml", CanvasRunConfig)
-    config.steps = 10
     resumed = run_canvas(config, resume=first)
     assert resumed.iterations == 10
     (pa, oa, ma), (pb, ob, mb) = final_params(straight), final_params(first)
@@ -84,11 +95,7 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
 
 
 def test_ctrl_c_stops_cleanly_with_a_checkpoint(tmp_path):
-    def interrupt(info, model):
-        if info.iteration == 4:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    result = run_canvas(tiny_config(tmp_path, "steps=50", "name=c"), callback=interrupt)
+    result = run_canvas(tiny_config(tmp_path, "steps=50", "name=c"), callback=interrupt_at(4))
     assert result.stopped_by == "interrupt" and result.iterations == 4
     assert CheckpointManager(result.run_dir / "checkpoints").latest().step == 4
     assert (result.run_dir / "report.html").is_file()

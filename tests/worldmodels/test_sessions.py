@@ -75,6 +75,16 @@ def test_batch_training_lowers_the_session_loss(session):
     assert after["baseline"] == before["baseline"]
 
 
+def test_balanced_batches_favour_action_switches(session):
+    frames, space = read_session_frames(session, None, progress=False)
+    model = CanvasWorldModel(tiny_model_config(), tiny_trainer_config(), space, (16, 16))
+    data = CanvasDataset([frames], model.layout, model.palette)
+    assert data.switch is not None and 0 < data.switch.mean() < 0.5
+    uniform = np.concatenate([data.batch_indices(0, s, 16) for s in range(50)])
+    balanced = np.concatenate([data.batch_indices(0, s, 16, 0.5) for s in range(50)])
+    assert data.switch[balanced].mean() > 0.5 > data.switch[uniform].mean()
+
+
 def test_loss_statistics():
     s = loss_statistics(np.arange(101, dtype=float))
     assert (

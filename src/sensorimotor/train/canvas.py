@@ -808,7 +808,14 @@ def train_on_sessions(
     t0 = time.perf_counter()
     stopped_by = "steps"
     with Tracker(run, wandb=config.wandb, config=config) as tracker:
-        prefetch = BatchPrefetcher(dataset, config.seed, trainer.batch_size, start, config.steps)
+        prefetch = BatchPrefetcher(
+            dataset,
+            config.seed,
+            trainer.batch_size,
+            start,
+            config.steps,
+            switch_fraction=trainer.switch_fraction,
+        )
         bar = tqdm(
             total=config.steps,
             initial=start,

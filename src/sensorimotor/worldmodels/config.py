@@ -76,6 +76,7 @@ class CanvasTrainerConfig:
     grad_clip: float | None = 1.0  # global-norm clip; null = none
     batch_size: int = 16  # the newest canvas + (batch_size - 1) drawn from the history
     history: int = 2000  # frames kept for replay (saved with checkpoints)
+    switch_fraction: float = 0.5  # replayed canvases drawn among action switches (0 = uniform)
     normalizer_frames: int = 16  # frames seen before the input z-score is fitted, training starts
     skip_threshold: float = 1e-4  # no train step while the last prediction's MSE is below it
     augment: list[str] = field(default_factory=list)  # "roll_x", "roll_y" (shift every slot alike)
@@ -92,6 +93,8 @@ class CanvasTrainerConfig:
             raise ValueError("batch_size and eval_batch_size must be >= 1")
         if self.warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        if not 0 <= self.switch_fraction <= 1:
+            raise ValueError(f"switch_fraction must be in [0, 1], got {self.switch_fraction}")
         if self.normalizer_frames < 1:
             raise ValueError(f"normalizer_frames must be >= 1, got {self.normalizer_frames}")
         if self.normalizer_frames > self.history:

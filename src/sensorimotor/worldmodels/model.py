@@ -499,14 +499,20 @@ class CanvasWorldModel:
 
     def _replay_batch(self, newest: int) -> tuple[np.ndarray, list[int]]:
         """The newest canvas plus ``batch_size - 1`` canvases drawn from the history (seeded by the
-        train step, so a resumed run draws the same ones)."""
+        train step, so a resumed run draws the same ones); see :func:`sample_balanced`."""
         k = self.layout.slots
         ends = [newest]
         extra = self.trainer.batch_size - 1
         if extra:
             valid = self.history.valid_ends()
+            switch = None
+            if k >= 3 and self.trainer.switch_fraction:
+                cap = self.history.capacity
+                acts = self.history.actions
+                switch = acts[(valid - 1) % cap] != acts[(valid - 2) % cap]
             rng = np_rng(self.seed, "replay", self.train_steps)
-            ends += list(valid[rng.integers(0, len(valid), extra)])
+            picks = sample_balanced(rng, len(valid), extra, switch, self.trainer.switch_fraction)
+            ends += list(valid[picks])
         frames = np.empty((len(ends), k, *self.frame_shape), np.uint8)
         acts = np.empty((len(ends), k), np.int32)
         for i, t in enumerate(ends):
@@ -577,6 +583,27 @@ class CanvasWorldModel:
         )
         self.action_log = [int(a) for a in np.asarray(online["actions"])[1:]]
         self.seen_pairs = {int(p) for p in np.asarray(online["pairs"])[1:]}
+
+
+def sample_balanced(
+    rng: np.random.Generator, count: int, n: int, switch: np.ndarray | None, fraction: float
+) -> np.ndarray:
+    """``n`` indices into ``count`` candidates: ``round(fraction * n)`` of them drawn among those
+    where ``switch`` is True (the canvas's last action differs from the one before), the rest
+    uniformly.
+
+    Selectors that hold actions for several steps make the last action predictable from the earlier
+    ones; a model trained on such data leans on that and ignores the last separator. Drawing action
+    switches more often takes that shortcut away. Without candidates of both kinds (or with
+    ``fraction`` 0) the draw is uniform.
+    """
+    if switch is None or not fraction or not switch.any() or switch.all():
+        return rng.integers(0, count, n)
+    switches = np.flatnonzero(switch)
+    m = int(round(fraction * n))
+    return np.concatenate(
+        [switches[rng.integers(0, len(switches), m)], rng.integers(0, count, n - m)]
+    )
 
 
 def pair_key(frame: np.ndarray, action: int) -> int:

@@ -62,6 +62,7 @@ class HeldOutSet:
     actions: np.ndarray  # (M, K-1) action after each context frame (the last leads to the target)
     targets: np.ndarray  # (M, h, w, 3) uint8
     dropped: int = 0  # canvases left out because their pair occurred in training
+    duplicates: int = 0  # canvases left out because an identical one is already in the set
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -75,20 +76,25 @@ class HeldOutSet:
         seen_pairs: set[int] | None = None,
         limit: int | None = None,
     ) -> HeldOutSet:
-        """All canvases of a frame sequence ``(T, h, w, 3)`` with actions ``(T,)`` (-1 = none),
-        minus those whose (last context frame, action) pair is in ``seen_pairs``; at most ``limit``
-        (evenly spaced)."""
+        """All distinct canvases of a frame sequence ``(T, h, w, 3)`` with actions ``(T,)`` (-1 =
+        none), minus those whose (last context frame, action) pair is in ``seen_pairs``; at most
+        ``limit`` (evenly spaced). Identical canvases (e.g. while the robot keeps still) count once."""
         ends = [
             t
             for t in range(slots - 1, len(frames))
             if (np.asarray(actions[t - slots + 1 : t]) >= 0).all()
         ]
-        kept, dropped = [], 0
+        kept, dropped, duplicates, distinct = [], 0, 0, set()
         for t in ends:
             if seen_pairs and pair_key(frames[t - 1], int(actions[t - 1])) in seen_pairs:
                 dropped += 1
-            else:
-                kept.append(t)
+                continue
+            key = _canvas_key(frames[t - slots + 1 : t], actions[t - slots + 1 : t])
+            if key in distinct:
+                duplicates += 1
+                continue
+            distinct.add(key)
+            kept.append(t)
         if limit is not None and len(kept) > limit:
             kept = [kept[i] for i in np.linspace(0, len(kept) - 1, limit).round().astype(int)]
         idx = np.asarray(kept, int)
@@ -100,6 +106,7 @@ class HeldOutSet:
                 np.zeros((0, k - 1), np.int32),
                 np.zeros((0, h, w, 3), np.uint8),
                 dropped,
+                duplicates,
             )
         windows = idx[:, None] + np.arange(-(k - 1), 1)[None, :]
         return cls(
@@ -107,7 +114,16 @@ class HeldOutSet:
             np.asarray(actions)[windows[:, :-1]].astype(np.int32),
             frames[idx],
             dropped,
+            duplicates,
         )
+
+
+def _canvas_key(context: np.ndarray, actions: np.ndarray) -> bytes:
+    import hashlib
+
+    digest = hashlib.blake2b(np.ascontiguousarray(context).tobytes(), digest_size=16)
+    digest.update(np.asarray(actions, np.int64).tobytes())
+    return digest.digest()
 
 
 def evaluate_quality(
@@ -119,7 +135,11 @@ def evaluate_quality(
     wrap_x: bool = True,
 ) -> dict[str, Any]:
     """Quality metrics of ``model`` on ``data`` and of the copy-last-frame baseline (see module doc)."""
-    out: dict[str, Any] = {"heldout": len(data), "dropped_seen": data.dropped}
+    out: dict[str, Any] = {
+        "heldout": len(data),
+        "dropped_seen": data.dropped,
+        "dropped_duplicates": data.duplicates,
+    }
     if len(data) == 0:
         return out
     canvases = model.build_canvases(data.context, data.actions, blank_target=True)

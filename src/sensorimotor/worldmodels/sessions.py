@@ -23,7 +23,7 @@ from sensorimotor.core.rng import np_rng
 from sensorimotor.robots.interface import ActionSpace, Box, jsonable
 from sensorimotor.robots.session import SessionReader
 from sensorimotor.worldmodels.canvas import CanvasLayout, prepare_frame
-from sensorimotor.worldmodels.model import CanvasWorldModel, pair_key
+from sensorimotor.worldmodels.model import CanvasWorldModel, pair_key, sample_balanced
 
 
 @dataclass
@@ -96,7 +96,7 @@ class CanvasDataset:
         self.sessions = list(sessions)
         self.layout = layout
         k = layout.slots
-        parts, keys = [], []
+        parts, keys, switches = [], [], []
         for s in self.sessions:
             ends = np.array(
                 [t for t in range(k - 1, len(s.frames)) if (s.actions[t - k + 1 : t] >= 0).all()],
@@ -107,12 +107,15 @@ class CanvasDataset:
             windows = ends[:, None] + np.arange(-(k - 1), 1)[None, :]
             parts.append(layout.build(s.frames[windows], s.actions[windows][:, :-1], palette))
             keys += [pair_key(s.frames[t - 1], int(s.actions[t - 1])) for t in ends]
+            if k >= 3:
+                switches.append(s.actions[ends - 1] != s.actions[ends - 2])
         if not parts:
             raise DataError(
                 f"the sessions {[str(s.path) for s in self.sessions]} are too short for a canvas of {k} frames"
             )
         self.canvases = np.concatenate(parts)
         self.pairs = set(keys)
+        self.switch = np.concatenate(switches) if switches else None  # last action != previous
 
     def __len__(self) -> int:
         return len(self.canvases)
@@ -121,9 +124,13 @@ class CanvasDataset:
         """Every frame of every session ``(T, h, w, 3)``."""
         return np.concatenate([s.frames for s in self.sessions])
 
-    def batch_indices(self, seed: int, step: int, batch_size: int) -> np.ndarray:
-        """The canvas indices of train step ``step`` (a pure function of seed and step)."""
-        return np_rng(seed, "batch", step).integers(0, len(self), batch_size)
+    def batch_indices(
+        self, seed: int, step: int, batch_size: int, switch_fraction: float = 0.0
+    ) -> np.ndarray:
+        """The canvas indices of train step ``step`` (a pure function of its arguments); see
+        :func:`~sensorimotor.worldmodels.model.sample_balanced` for ``switch_fraction``."""
+        rng = np_rng(seed, "batch", step)
+        return sample_balanced(rng, len(self), batch_size, self.switch, switch_fraction)
 
 
 class BatchPrefetcher:
@@ -138,8 +145,10 @@ class BatchPrefetcher:
         start: int,
         stop: int,
         depth: int = 3,
+        switch_fraction: float = 0.0,
     ) -> None:
         self.dataset, self.seed, self.batch_size = dataset, seed, batch_size
+        self.switch_fraction = switch_fraction
         self.start, self.stop = start, stop
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
         self._stop = threading.Event()
@@ -149,7 +158,9 @@ class BatchPrefetcher:
     def _fill(self) -> None:
         try:
             for step in range(self.start, self.stop):
-                idx = self.dataset.batch_indices(self.seed, step, self.batch_size)
+                idx = self.dataset.batch_indices(
+                    self.seed, step, self.batch_size, self.switch_fraction
+                )
                 batch = jax.device_put(self.dataset.canvases[idx])
                 while not self._stop.is_set():
                     try:
