@@ -5,7 +5,7 @@
 ``control_period``), twice, and checks:
 
 - ``load``: the scene compiles;
-- ``finite``: no NaN/Inf in ``qpos``, ``qvel``, ``qacc``;
+- ``finite``: no NaN/Inf (or values beyond MuJoCo's 1e10) in ``qpos``, ``qvel``, ``qacc``;
 - ``warnings``: MuJoCo raised no warning (``data.warning``: contact/constraint buffer full,
   bad ``qacc``, …);
 - ``determinism``: the two runs are bit-identical, step by step;
@@ -39,6 +39,8 @@ from sensorimotor.sim.scenes import (
     load_model,
     scene_name,
 )
+
+_HUGE = 1e10  # MuJoCo's mjMAXVAL: larger state values mean the simulation diverged
 
 
 @dataclass
@@ -176,9 +178,9 @@ def _simulate(
         state = _state(model, data)
         digests.append(hashlib.sha256(state.tobytes()).digest())
         if nonfinite_step is None and not (
-            np.all(np.isfinite(data.qpos))
-            and np.all(np.isfinite(data.qvel))
-            and np.all(np.isfinite(data.qacc))
+            np.all(np.abs(data.qpos) < _HUGE)  # False for NaN too
+            and np.all(np.abs(data.qvel) < _HUGE)
+            and np.all(np.abs(data.qacc) < _HUGE)
         ):
             nonfinite_step = step + 1
         if data.ncon:
@@ -261,6 +263,10 @@ def validate_scene(
         if renderers:
             renderers.append(Renderer(model, config.width, config.height))
             rerendered = _rerender(model, first.states, renderers[1], camera)
+    except mujoco.FatalError as e:
+        message = " ".join(str(e).split())
+        report.checks.append(CheckResult("simulate", False, f"MuJoCo stopped: {message}"))
+        return report
     finally:
         for renderer in renderers:
             renderer.close()
@@ -293,7 +299,7 @@ def validate_scene(
             finite,
             "state stayed finite"
             if finite
-            else f"NaN/Inf in qpos/qvel/qacc at step {first.nonfinite_step} "
+            else f"NaN/Inf or |value| > 1e10 in qpos/qvel/qacc at step {first.nonfinite_step} "
             f"(t = {first.nonfinite_step * dt:.4f} s)",
         )
     )
