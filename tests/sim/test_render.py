@@ -156,3 +156,10 @@ def test_render_backend_error_is_a_user_error() -> None:
 
     assert issubclass(RenderBackendError, UserError)
     assert issubclass(RenderError, UserError)
+
+
+def test_shadows_can_be_switched_off(scene: tuple) -> None:
+    model, data = scene
+    lit = render_frame(model, data, RenderConfig("overhead", 64, 64))
+    flat = render_frame(model, data, RenderConfig("overhead", 64, 64, shadows=False))
+    assert np.abs(lit.astype(int) - flat.astype(int)).max() > 10

@@ -37,7 +37,7 @@ class RenderBackendError(UserError):
     """No working OpenGL backend for offscreen rendering."""
 
 
-_state: dict[str, str | None] = {"backend": None, "problem": None}
+_state: dict[str, str | None] = {"backend": None, "problem": None, "late": None}
 
 
 def _library_available(backend: str) -> bool:
@@ -57,6 +57,7 @@ def configure_gl_backend() -> str:
     problem: str | None = None
     if "mujoco" in sys.modules:
         backend = requested or "glfw"  # too late to change; MuJoCo already chose
+        _state["late"] = "" if requested else "yes"
     elif not requested:
         backend = next((b for b in HEADLESS_BACKENDS if _library_available(b)), "")
         if backend:
@@ -112,6 +113,11 @@ def context_error(error: BaseException) -> RenderBackendError:
     )
     if backend == "glfw" and not os.environ.get("DISPLAY"):
         hint = "MUJOCO_GL=glfw needs a display; set MUJOCO_GL=egl (or osmesa) to render headless"
+        if _state["late"]:
+            hint += (
+                " (MuJoCo was imported before sensorimotor.sim with MUJOCO_GL unset, so it chose "
+                "glfw: export MUJOCO_GL=egl, or import sensorimotor.sim first)"
+            )
     return RenderBackendError(
         f"could not create an OpenGL context with MUJOCO_GL={backend} "
         f"({type(error).__name__}: {error}); {hint}"

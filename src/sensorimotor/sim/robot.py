@@ -51,6 +51,8 @@ class MujocoRobotConfig(RobotConfig):
     width: int = 224
     height: int = 224
     render: bool = True
+    shadows: bool = False  # software OpenGL renders several times faster without
+    reflections: bool = False
     control_period: float = 0.05
     action_mode: Literal["discrete", "continuous"] = "discrete"
     actuators: list[str] | None = None
@@ -196,7 +198,9 @@ class MujocoRobot(Robot):
             from sensorimotor.sim.render import Renderer
 
             self._renderer = Renderer(self.model, self.config.width, self.config.height)
-        return self._renderer.render(self.data, camera)
+        return self._renderer.render(
+            self.data, camera, shadows=self.config.shadows, reflections=self.config.reflections
+        )
 
     def get_observation(self) -> Observation:
         """Camera images, joint state, actuator targets and time (see the module docstring)."""
