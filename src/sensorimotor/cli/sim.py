@@ -108,7 +108,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     view.add_argument("scene", help="scene name or path")
     view.add_argument("--show-contacts", action="store_true", help="draw contact points and forces")
     view.add_argument("--show-joints", action="store_true", help="draw joint axes")
-    view.add_argument("--paused", action="store_true", help="start paused (space toggles)")
+    view.add_argument(
+        "--paused", action="store_true", help="start paused (space toggles, right arrow steps once)"
+    )
     view.set_defaults(func=view_command)
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from sensorimotor.core.errors import UserError
 from sensorimotor.sim.scenes import load_scene
 
+_KEY_SPACE, _KEY_RIGHT = 32, 262  # GLFW key codes
+
 
 def has_display() -> bool:
     """Whether an interactive window can be opened (X11/Wayland display, or macOS/Windows)."""
@@ -30,7 +32,8 @@ def view_scene(
 ) -> None:
     """Open ``scene`` in MuJoCo's viewer and simulate it in real time until the window closes.
 
-    ``show_contacts`` draws contact points and forces, ``show_joints`` joint axes; space pauses.
+    ``show_contacts`` draws contact points and forces, ``show_joints`` joint axes; space pauses,
+    the right arrow steps once while paused.
     ``max_seconds`` closes the viewer after that much wall time (for scripted checks).
     """
     if not has_display():
@@ -42,11 +45,13 @@ def view_scene(
     import mujoco.viewer
 
     model, data = load_scene(scene)
-    state = {"paused": paused}
+    state = {"paused": paused, "step": False}
 
     def on_key(keycode: int) -> None:
-        if keycode == 32:  # space
+        if keycode == _KEY_SPACE:
             state["paused"] = not state["paused"]
+        elif keycode == _KEY_RIGHT and state["paused"]:
+            state["step"] = True
 
     start = time.monotonic()
     with mujoco.viewer.launch_passive(model, data, key_callback=on_key) as handle:
@@ -59,7 +64,8 @@ def view_scene(
             if max_seconds is not None and time.monotonic() - start > max_seconds:
                 break
             tick = time.monotonic()
-            if not state["paused"]:
+            if not state["paused"] or state["step"]:
+                state["step"] = False
                 with handle.lock():
                     mujoco.mj_step(model, data)
             handle.sync()
