@@ -16,6 +16,7 @@ from sensorimotor.robots.runner import RecordJobConfig  # noqa: E402
 from sensorimotor.sim.dm_control_robot import DmControlRobotConfig  # noqa: E402
 
 
+@pytest.mark.usefixtures("gl")
 def test_dm_control_robot_from_config() -> None:
     config = load_config(
         "robots",

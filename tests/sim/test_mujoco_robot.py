@@ -20,6 +20,7 @@ from sensorimotor.sim.robot import MujocoRobot, MujocoRobotConfig  # noqa: E402
 SMALL = dict(width=64, height=48)
 
 
+@pytest.mark.usefixtures("gl")
 def test_observation_fits_the_world_model_contract() -> None:
     with MujocoRobot(**SMALL) as robot:
         obs = robot.get_observation()
@@ -30,6 +31,7 @@ def test_observation_fits_the_world_model_contract() -> None:
     assert MujocoRobot().get_observation()["image"].shape == (224, 224, 3)  # the default size
 
 
+@pytest.mark.usefixtures("gl")
 def test_default_discrete_actions_move_the_pusher() -> None:
     robot = MujocoRobot(**SMALL)
     space = robot.action_space
@@ -54,6 +56,7 @@ def test_default_discrete_actions_move_the_pusher() -> None:
     robot.cleanup()
 
 
+@pytest.mark.usefixtures("gl")
 def test_same_actions_same_frames() -> None:
     frames = []
     for _ in range(2):
@@ -87,6 +90,7 @@ def test_bad_discrete_action() -> None:
         robot.execute_action({"actuator": "elbow", "delta": 0.1})
 
 
+@pytest.mark.usefixtures("gl")
 def test_bimanual_with_wrist_camera_and_chosen_actuators() -> None:
     robot = MujocoRobot(
         scene="bimanual_bricks",
@@ -115,6 +119,7 @@ def test_config_errors() -> None:
         MujocoRobotConfig(control_period=0)
 
 
+@pytest.mark.usefixtures("gl")
 def test_config_composes_from_the_robot_group() -> None:
     config = load_config(
         "robots",
@@ -132,6 +137,7 @@ def test_config_composes_from_the_robot_group() -> None:
 
 
 @pytest.mark.smoke
+@pytest.mark.usefixtures("gl")
 def test_record_command_with_mujoco_robot(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -24,6 +24,7 @@ def test_sim_list(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.smoke
+@pytest.mark.usefixtures("gl")
 def test_sim_validate_writes_a_run_directory(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -63,6 +64,7 @@ def test_sim_validate_failure_exit_code(tmp_path: Path, capsys: pytest.CaptureFi
     assert "unknown scene 'nope'" in capsys.readouterr().err
 
 
+@pytest.mark.usefixtures("gl")
 def test_sim_render(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(
         ["sim", "render", "test_scene", "--camera", "front", "--seconds", "0.2", "--fps", "20",

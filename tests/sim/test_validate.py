@@ -27,6 +27,7 @@ def _write(tmp_path: Path, name: str, body: str, extra: str = "") -> Path:
     return path
 
 
+@pytest.mark.usefixtures("gl")
 def test_test_scene_passes_and_writes_outputs(tmp_path: Path) -> None:
     config = ValidationConfig(**FAST)
     report = validate_scene("test_scene", config)
@@ -111,6 +112,7 @@ def test_nondeterminism_is_detected(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "diverge at step" in report.check("determinism").message
 
 
+@pytest.mark.usefixtures("gl")
 def test_blank_frames_fail_the_render_check(tmp_path: Path) -> None:
     path = tmp_path / "empty.xml"
     path.write_text(
