@@ -49,7 +49,7 @@ class CheckpointManager:
     def __init__(self, directory: str | Path, keep: int = 2) -> None:
         if keep < 1:
             raise ValueError(f"keep must be at least 1, got {keep}")
-        self.directory = Path(directory)
+        self.directory = Path(directory).absolute()  # orbax refuses relative paths
         self.keep = keep
 
     def save(self, step: int, tree: Any, metadata: dict[str, Any] | None = None) -> CheckpointInfo:
