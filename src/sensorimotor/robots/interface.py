@@ -116,6 +116,10 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+class Exhausted(Exception):  # noqa: N818 - reads as "the robot/selector is exhausted"
+    """Raised by a robot or selector that has nothing more to give (e.g. a replayed session ended)."""
+
+
 class Robot(abc.ABC):
     """Base class of every robot. Subclasses set ``robot_type`` (the session folder name)."""
 

@@ -1,0 +1,217 @@
+"""Checkpoints: an orbax pytree + JSON metadata per step, written atomically.
+
+Layout of a checkpoint directory::
+
+    checkpoints/
+      step_00000100/            a finished checkpoint
+        state/                  the orbax pytree (params, optimiser state, stats, ...)
+        metadata.json           step, time, and the caller's metadata (config, metrics, ...)
+      .tmp-step_00000200-...    a save in progress (or killed): never returned by latest()
+
+A save is written under a temporary name and renamed into place only when complete, so a
+process killed mid-save leaves the previous good checkpoint as the latest. The ``keep`` newest
+checkpoints are kept. No pickle: orbax stores arrays and scalars, metadata is JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sensorimotor.core.errors import DataError
+
+_STEP_DIR = re.compile(r"^step_(\d+)$")
+_TMP_PREFIX = ".tmp-"
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """A finished checkpoint on disk."""
+
+    step: int
+    path: Path
+    metadata: dict[str, Any]
+
+
+class CheckpointManager:
+    """Save, find and restore the checkpoints of one run."""
+
+    def __init__(self, directory: str | Path, keep: int = 2) -> None:
+        if keep < 1:
+            raise ValueError(f"keep must be at least 1, got {keep}")
+        self.directory = Path(directory)
+        self.keep = keep
+
+    def save(self, step: int, tree: Any, metadata: dict[str, Any] | None = None) -> CheckpointInfo:
+        """Write ``tree`` (a pytree of arrays/scalars/strings) and ``metadata`` as checkpoint ``step``."""
+        import orbax.checkpoint as ocp
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        final = self.directory / f"step_{step:08d}"
+        tmp = self.directory / f"{_TMP_PREFIX}{final.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            ocp.PyTreeCheckpointer().save(tmp / "state", _to_host(tree))
+            meta = {"step": int(step), "time": time.time(), **_jsonable(metadata or {})}
+            with (tmp / "metadata.json").open("w") as f:
+                json.dump(meta, f, indent=2)
+                f.flush()
+                os.fsync(f.fileno())
+            if final.exists():  # re-saving a step: swap the old one out first
+                old = self.directory / f"{_TMP_PREFIX}old-{final.name}-{uuid.uuid4().hex[:8]}"
+                os.rename(final, old)
+                os.rename(tmp, final)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.rename(tmp, final)
+            _fsync_dir(self.directory)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self._prune()
+        return CheckpointInfo(step, final, meta)
+
+    def checkpoints(self) -> list[CheckpointInfo]:
+        """All intact checkpoints, oldest first."""
+        found = []
+        if not self.directory.is_dir():
+            return found
+        for path in self.directory.iterdir():
+            match = _STEP_DIR.match(path.name)
+            if not match:
+                continue
+            metadata = _read_metadata(path)
+            if metadata is not None and (path / "state").is_dir():
+                found.append(CheckpointInfo(int(match.group(1)), path, metadata))
+        return sorted(found, key=lambda c: c.step)
+
+    def latest(self) -> CheckpointInfo | None:
+        """The newest intact checkpoint, or ``None`` when there is none."""
+        checkpoints = self.checkpoints()
+        return checkpoints[-1] if checkpoints else None
+
+    def restore(self, step: int | None = None, target: Any = None) -> tuple[Any, dict[str, Any]]:
+        """The tree and metadata of checkpoint ``step`` (default: the newest that restores).
+
+        With ``target`` (a pytree of the same structure, e.g. a fresh optimiser state) the result has
+        the target's structure and types; without it, arrays come back as NumPy arrays.
+        """
+        checkpoints = self.checkpoints()
+        if step is not None:
+            checkpoints = [c for c in checkpoints if c.step == step]
+            if not checkpoints:
+                raise DataError(f"{self.directory}: no intact checkpoint for step {step}")
+        if not checkpoints:
+            raise DataError(f"{self.directory}: no intact checkpoint found")
+        errors = []
+        for info in reversed(checkpoints):
+            try:
+                return restore_tree(info.path / "state", target), info.metadata
+            except Exception as e:  # noqa: BLE001 - a damaged checkpoint falls back to the previous one
+                errors.append(f"{info.path.name}: {e}")
+                warnings.warn(
+                    f"checkpoint {info.path} could not be restored ({e}); trying an older one",
+                    stacklevel=2,
+                )
+        raise DataError(f"{self.directory}: no checkpoint could be restored: {'; '.join(errors)}")
+
+    def _prune(self) -> None:
+        for info in self.checkpoints()[: -self.keep]:
+            shutil.rmtree(info.path, ignore_errors=True)
+        for path in self.directory.glob(f"{_TMP_PREFIX}*"):
+            if not _owned_by_live_process(path.name):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def restore_tree(path: str | Path, target: Any = None) -> Any:
+    """Restore one orbax pytree directory (see :meth:`CheckpointManager.restore`)."""
+    import jax
+    import orbax.checkpoint as ocp
+
+    checkpointer = ocp.PyTreeCheckpointer()
+    if target is None:
+        structure = checkpointer.metadata(path)
+        tree = (
+            getattr(structure, "item_metadata", None)
+            or getattr(structure, "tree", None)
+            or structure
+        )
+        restore_args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), tree)
+        return checkpointer.restore(path, restore_args=restore_args)
+    restore_args = ocp.checkpoint_utils.construct_restore_args(target)
+    return checkpointer.restore(path, item=target, restore_args=restore_args)
+
+
+def _to_host(tree: Any) -> Any:
+    """Arrays to NumPy (typed PRNG keys to their raw key data) so any device layout can restore."""
+    import jax
+
+    def convert(x: Any) -> Any:
+        if isinstance(x, jax.Array):
+            if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+                x = jax.random.key_data(x)
+            return np.asarray(x)
+        return x
+
+    return jax.tree.map(convert, tree)
+
+
+def _read_metadata(path: Path) -> dict[str, Any] | None:
+    try:
+        with (path / "metadata.json").open() as f:
+            data = json.load(f)
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "__array__") and hasattr(value, "shape"):
+        return np.asarray(value).tolist()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise TypeError(f"checkpoint metadata must be JSON data; got {type(value).__name__}: {value!r}")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _owned_by_live_process(name: str) -> bool:
+    match = re.search(r"-(\d+)-[0-9a-f]{8}$", name)
+    if not match:
+        return False
+    pid = int(match.group(1))
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

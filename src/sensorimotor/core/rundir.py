@@ -1,0 +1,162 @@
+"""Run directories: ``runs/<name>/`` with the config, the environment and everything a job makes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sensorimotor.core.config import save_config
+from sensorimotor.core.errors import UserError
+
+_PACKAGES = (
+    "sensorimotor", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "mujoco",
+    "dm_control", "h5py", "hydra-core", "gymnasium", "dynamax", "wandb",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """One job's output folder."""
+
+    path: Path
+
+    @classmethod
+    def create(
+        cls,
+        root: str | Path = "runs",
+        name: str | None = None,
+        prefix: str = "run",
+        config: Any = None,
+        seed: int | None = None,
+    ) -> RunDir:
+        """Make a new, never-colliding ``root/<name>`` and write ``config.yaml`` and ``env.json``."""
+        root = Path(root)
+        root.mkdir(parents=True, exist_ok=True)
+        base = name or f"{prefix}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+        if "/" in base or base in (".", ".."):
+            raise UserError(f"bad run name {base!r}: expected a plain folder name")
+        for attempt in range(1, 10_000):
+            path = root / (base if attempt == 1 else f"{base}-{attempt}")
+            try:
+                path.mkdir()
+                break
+            except FileExistsError:
+                continue
+        else:
+            raise RuntimeError(f"could not find a free run directory name for {root / base}")
+        run = cls(path)
+        if config is not None:
+            save_config(config, path / "config.yaml")
+        _write_json(path / "env.json", environment_info(seed))
+        return run
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunDir:
+        """An existing run directory (for resuming); a clear error when it is not one."""
+        path = Path(path)
+        if not (path / "config.yaml").is_file():
+            raise UserError(f"{path} is not a run directory (no config.yaml)")
+        return cls(path)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def report_path(self) -> Path:
+        return self.path / "report.html"
+
+
+def environment_info(seed: int | None = None) -> dict[str, Any]:
+    """Versions, Python, CPU/GPU, git commit and seed: what is needed to reproduce a run."""
+    versions = {}
+    for package in _PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return {
+        "time": dt.datetime.now().astimezone().isoformat(),
+        "seed": seed,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu": {"model": _cpu_model(), "count": os.cpu_count()},
+        "devices": _jax_devices(),
+        "packages": versions,
+        "git": _git_info(),
+        "argv": sys.argv,
+        "env": {
+            k: v
+            for k, v in os.environ.items()
+            if k.startswith(("JAX_", "XLA_", "MUJOCO_GL", "CUDA_VISIBLE"))
+        },
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _jax_devices() -> list[str]:
+    try:
+        import jax
+
+        return [f"{d.platform}:{getattr(d, 'device_kind', '')}" for d in jax.devices()]
+    except Exception as e:  # noqa: BLE001 - the environment record must never fail a run
+        return [f"unavailable: {e}"]
+
+
+def _git_info() -> dict[str, Any] | None:
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": bool(dirty)}
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)

@@ -1,0 +1,116 @@
+"""Metrics tracking: always ``metrics.jsonl`` in the run directory, optionally mirrored to W&B."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from sensorimotor.core.config import config_to_dict
+from sensorimotor.core.errors import DataError, UserError
+from sensorimotor.core.rundir import RunDir
+
+WandbMode = Literal["off", "auto", "online", "offline"]
+
+
+class Tracker:
+    """Appends one JSON line per :meth:`log` call; mirrors to Weights & Biases when asked.
+
+    ``wandb="auto"`` uses W&B when it is installed: online with an API key, offline without one.
+    ``WANDB_MODE=disabled`` in the environment turns the mirror off whatever the setting.
+    """
+
+    def __init__(
+        self,
+        run_dir: RunDir | str | Path,
+        wandb: WandbMode = "off",
+        project: str = "sensorimotor",
+        config: Any = None,
+    ) -> None:
+        self.path = (
+            run_dir.metrics_path if isinstance(run_dir, RunDir) else Path(run_dir) / "metrics.jsonl"
+        )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self.path.open("a", buffering=1)
+        self._start = time.time()
+        self._wandb_run = _start_wandb(wandb, project, self.path.parent, config)
+
+    def log(self, metrics: Mapping[str, Any], step: int) -> None:
+        """Record ``metrics`` at ``step`` (numbers are stored as floats; NaN/Inf as strings)."""
+        record: dict[str, Any] = {"step": int(step), "time": round(time.time() - self._start, 4)}
+        for key, value in metrics.items():
+            record[key] = _json_number(value)
+        self._file.write(json.dumps(record) + "\n")
+        if self._wandb_run is not None:
+            self._wandb_run.log({k: v for k, v in metrics.items()}, step=int(step))
+
+    def close(self) -> None:
+        """Flush and close the file and the W&B run."""
+        if not self._file.closed:
+            self._file.close()
+        if self._wandb_run is not None:
+            self._wandb_run.finish()
+            self._wandb_run = None
+
+    def __enter__(self) -> Tracker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _json_number(value: Any) -> Any:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return value
+    if math.isfinite(number):
+        return int(number) if isinstance(value, int) and not isinstance(value, bool) else number
+    return str(number)
+
+
+def _start_wandb(mode: WandbMode, project: str, run_path: Path, config: Any) -> Any:
+    if mode == "off" or os.environ.get("WANDB_MODE") == "disabled":
+        return None
+    try:
+        import wandb
+    except ImportError:
+        if mode == "auto":
+            return None
+        raise UserError(
+            "tracking.wandb is on but wandb is not installed: pip install -e '.[tracking]'"
+        ) from None
+    if mode == "auto":
+        mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
+    return wandb.init(
+        project=project,
+        name=run_path.name,
+        dir=str(run_path),
+        mode=mode,
+        config=config_to_dict(config) if config is not None else None,
+    )
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """All records of a ``metrics.jsonl`` (a torn last line from a crash is skipped)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "metrics.jsonl"
+    if not path.is_file():
+        raise DataError(f"{path}: metrics file not found")
+    records = []
+    lines = path.read_text().splitlines()
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:
+                break
+            raise DataError(f"{path}: line {i + 1} is not valid JSON: {line[:80]!r}") from None
+    return records

@@ -1,0 +1,393 @@
+"""Recording sessions: every observation frame (lossless PNG) and every action, append-only.
+
+A session lives in ``<root>/<robot_type>/<session>/``::
+
+    metadata.json    robot type, action space, config, start time (end time and step count on close)
+    steps.jsonl      one line per observation: time, the action taken after it, frame files, extras
+    frames/<key>/000000.png   images (uint8); other large arrays as .npy
+    .writing         present (with the writer's pid) while the session is being recorded
+
+Crash safety: a step's files are complete before its line is appended, and a line is written
+with one ``write`` call, so after ``kill -9`` the session reads back up to the last complete step.
+Frames are encoded on a background thread (``async_writes``) so recording overlaps the robot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import queue
+import shutil
+import struct
+import threading
+import time
+import uuid
+import warnings
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sensorimotor.core.errors import UserError
+from sensorimotor.robots.interface import (
+    Action,
+    ActionSpace,
+    Observation,
+    Robot,
+    action_space_to_json,
+    jsonable,
+)
+
+FORMAT = "sensorimotor-session"
+FORMAT_VERSION = 1
+WRITING_MARKER = ".writing"
+_LARGE_ARRAY = 64  # arrays with more elements than this are stored as files, not JSON
+
+
+def encode_png(image: np.ndarray, level: int = 1) -> bytes:
+    """Lossless PNG bytes of a uint8 ``(H, W)`` or ``(H, W, C)`` image (C in 1..4), filter-free and fast."""
+    if image.dtype != np.uint8:
+        raise ValueError(f"PNG frames must be uint8, got {image.dtype}")
+    height, width = image.shape[:2]
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    color_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
+    raw = np.empty((height, width * channels + 1), np.uint8)
+    raw[:, 0] = 0
+    raw[:, 1:] = image.reshape(height, width * channels)
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw.data, level))
+        + chunk(b"IEND", b"")
+    )
+
+
+def is_image(value: Any) -> bool:
+    """Whether an observation entry is stored as a PNG frame."""
+    return (
+        isinstance(value, np.ndarray)
+        and value.dtype == np.uint8
+        and (value.ndim == 2 or (value.ndim == 3 and value.shape[2] in (1, 3, 4)))
+    )
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def new_session_dir(robot_dir: Path, name: str | None = None) -> Path:
+    """Create a fresh session folder under ``robot_dir`` (never reusing an existing one)."""
+    robot_dir.mkdir(parents=True, exist_ok=True)
+    base = name or dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    if "/" in base or base in (".", ".."):
+        raise UserError(f"bad session name {base!r}: expected a plain folder name")
+    for attempt in range(1, 10_000):
+        path = robot_dir / (base if attempt == 1 else f"{base}-{attempt}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"no free session name for {robot_dir / base}")
+
+
+class SessionWriter:
+    """Writes one session's steps in order, on a background thread when ``async_writes``."""
+
+    def __init__(
+        self,
+        path: Path,
+        metadata: dict[str, Any],
+        async_writes: bool = True,
+        queue_size: int = 256,
+        png_level: int = 1,
+        on_bytes: Any = None,
+    ) -> None:
+        self.path = path
+        self.png_level = png_level
+        self.metadata = {"format": FORMAT, "version": FORMAT_VERSION, **metadata}
+        self.steps_written = 0
+        self.bytes_written = 0
+        self._on_bytes = on_bytes
+        self._frame_dirs: set[str] = set()
+        (path / WRITING_MARKER).write_text(str(os.getpid()))
+        _write_json_atomic(path / "metadata.json", self.metadata)
+        self._lines = (path / "steps.jsonl").open("a", buffering=1)
+        self._error: BaseException | None = None
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        if async_writes:
+            self._queue = queue.Queue(maxsize=queue_size)
+            self._thread = threading.Thread(
+                target=self._drain, name=f"session-writer-{path.name}", daemon=True
+            )
+            self._thread.start()
+        self._closed = False
+
+    def write(
+        self,
+        observation: Observation,
+        obs_time: float,
+        action: Action | None,
+        action_time: float | None,
+    ) -> None:
+        """Queue (or write) one step: an observation and the action taken after it (None at the end)."""
+        if self._error is not None:
+            raise RuntimeError(f"recording to {self.path} failed: {self._error}") from self._error
+        item = (observation, obs_time, action, action_time)
+        if self._queue is not None:
+            self._queue.put(item)
+        else:
+            self._write_step(*item)
+
+    def close(self) -> None:
+        """Write everything queued, finish the metadata and drop the ``.writing`` marker."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._queue is not None and self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+        self._lines.close()
+        self.metadata.update(
+            end_time=dt.datetime.now().astimezone().isoformat(), steps=self.steps_written
+        )
+        _write_json_atomic(self.path / "metadata.json", self.metadata)
+        (self.path / WRITING_MARKER).unlink(missing_ok=True)
+        if self._error is not None:
+            raise RuntimeError(f"recording to {self.path} failed: {self._error}") from self._error
+
+    def _drain(self) -> None:
+        assert self._queue is not None
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is None:
+                try:
+                    self._write_step(*item)
+                except BaseException as e:  # noqa: BLE001 - reported to the main thread on its next call
+                    self._error = e
+
+    def _write_step(
+        self,
+        observation: Observation,
+        obs_time: float,
+        action: Action | None,
+        action_time: float | None,
+    ) -> None:
+        index = self.steps_written
+        files: dict[str, str] = {}
+        extras: dict[str, Any] = {}
+        written = 0
+        for key, value in observation.items():
+            if is_image(value):
+                relative = self._frame_path(key, index, ".png")
+                data = encode_png(value, self.png_level)
+                (self.path / relative).write_bytes(data)
+                written += len(data)
+                files[key] = relative
+            elif isinstance(value, np.ndarray) and value.size > _LARGE_ARRAY:
+                relative = self._frame_path(key, index, ".npy")
+                np.save(self.path / relative, value, allow_pickle=False)
+                written += value.nbytes
+                files[key] = relative
+            else:
+                extras[key] = jsonable(value)
+        record = {
+            "i": index,
+            "t": obs_time,
+            "action": jsonable(action),
+            "t_action": action_time,
+            "frames": files,
+            "obs": extras,
+        }
+        line = json.dumps(record, separators=(",", ":")) + "\n"
+        self._lines.write(line)
+        written += len(line)
+        self.steps_written += 1
+        self.bytes_written += written
+        if self._on_bytes is not None:
+            self._on_bytes(written)
+
+    def _frame_path(self, key: str, index: int, suffix: str) -> str:
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in key)
+        if safe not in self._frame_dirs:
+            (self.path / "frames" / safe).mkdir(parents=True, exist_ok=True)
+            self._frame_dirs.add(safe)
+        return f"frames/{safe}/{index:06d}{suffix}"
+
+
+class DiskBudget:
+    """Keeps a robot type's sessions under ``budget_gb`` by deleting the oldest finished ones.
+
+    The session being written (and any other session still marked as being written by a live
+    process) is never deleted.
+    """
+
+    def __init__(
+        self, robot_dir: Path, budget_gb: float, current: Path, recount_every: int = 1000
+    ) -> None:
+        if budget_gb <= 0:
+            raise UserError(f"disk_budget_gb must be positive, got {budget_gb}")
+        self.robot_dir = robot_dir
+        self.budget = int(budget_gb * 1e9)
+        self.current = current
+        self.recount_every = recount_every
+        self._lock = threading.Lock()
+        self._current_bytes = 0
+        self._calls = 0
+        self._warned = False
+        self._others: dict[Path, int] = {}
+        self.deleted: list[Path] = []
+        self.recount()
+        self.enforce()
+
+    def recount(self) -> None:
+        """Measure the other sessions on disk again."""
+        self._others = {
+            p: tree_size(p)
+            for p in self.robot_dir.iterdir()
+            if p.is_dir() and p != self.current and (p / "metadata.json").exists()
+        }
+
+    def add(self, nbytes: int) -> None:
+        """Count bytes written to the current session; delete old sessions when over budget."""
+        with self._lock:
+            self._current_bytes += nbytes
+            self._calls += 1
+            if self._calls % self.recount_every == 0:
+                self.recount()
+            if self._current_bytes + sum(self._others.values()) > self.budget:
+                self.enforce()
+
+    def enforce(self) -> None:
+        """Delete the oldest finished sessions until the total fits the budget."""
+        for path in sorted(self._others, key=_session_start):
+            if self._current_bytes + sum(self._others.values()) <= self.budget:
+                return
+            if being_written(path):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            self._others.pop(path)
+            self.deleted.append(path)
+        if self._current_bytes + sum(self._others.values()) > self.budget and not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"the session being recorded ({self.current}) exceeds the disk budget of {self.budget / 1e9:g} GB; "
+                "it is kept, older sessions have been deleted",
+                stacklevel=2,
+            )
+
+
+def tree_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def _session_start(path: Path) -> tuple[str, float]:
+    try:
+        start = json.loads((path / "metadata.json").read_text()).get("start_time", "")
+    except (OSError, json.JSONDecodeError):
+        start = ""
+    return (start, path.stat().st_mtime)
+
+
+def being_written(path: Path) -> bool:
+    marker = path / WRITING_MARKER
+    try:
+        pid = int(marker.read_text().strip())
+    except (OSError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RecordingRobot(Robot):
+    """Wraps a robot and records every observation it returns and every action it executes."""
+
+    def __init__(
+        self,
+        robot: Robot,
+        root: str | Path = "saved/sessions",
+        session_name: str | None = None,
+        disk_budget_gb: float | None = None,
+        config: dict[str, Any] | None = None,
+        async_writes: bool = True,
+        png_level: int = 1,
+    ) -> None:
+        self.robot = robot
+        self.robot_type = robot.robot_type
+        robot_dir = Path(root) / robot.robot_type
+        self.session_path = new_session_dir(robot_dir, session_name)
+        self.budget = (
+            DiskBudget(robot_dir, disk_budget_gb, self.session_path) if disk_budget_gb else None
+        )
+        metadata = {
+            "robot_type": robot.robot_type,
+            "action_space": action_space_to_json(robot.action_space),
+            "robot_config": robot.config_dict(),
+            "config": config or {},
+            "start_time": dt.datetime.now().astimezone().isoformat(),
+        }
+        self.writer = SessionWriter(
+            self.session_path,
+            metadata,
+            async_writes,
+            png_level=png_level,
+            on_bytes=self.budget.add if self.budget else None,
+        )
+        self._pending: tuple[Observation, float] | None = None
+
+    @property
+    def action_space(self) -> ActionSpace:
+        return self.robot.action_space
+
+    def get_observation(self) -> Observation:
+        self._flush_pending()
+        observation = self.robot.get_observation()
+        self._pending = (observation, time.time())
+        return observation
+
+    def execute_action(self, action: Action) -> None:
+        self.robot.execute_action(action)
+        if self._pending is not None:
+            observation, obs_time = self._pending
+            self._pending = None
+            self.writer.write(observation, obs_time, action, time.time())
+
+    def config_dict(self) -> dict[str, Any]:
+        return self.robot.config_dict()
+
+    def cleanup(self) -> None:
+        try:
+            self._flush_pending()
+            self.writer.close()
+        finally:
+            self.robot.cleanup()
+
+    def _flush_pending(self) -> None:
+        if self._pending is not None:
+            observation, obs_time = self._pending
+            self._pending = None
+            self.writer.write(observation, obs_time, None, None)

@@ -1,0 +1,1 @@
+"""Training drivers (loops, sweeps, staged training) and reports."""
