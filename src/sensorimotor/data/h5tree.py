@@ -6,6 +6,7 @@ integer key), other groups become dicts. Attributes are read separately (``read_
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -68,10 +69,8 @@ def read_attrs(obj: h5py.Group | h5py.Dataset) -> dict[str, Any]:
         if isinstance(v, bytes):
             v = v.decode()
         if isinstance(v, str) and v[:1] in "[{":
-            try:
+            with contextlib.suppress(json.JSONDecodeError):
                 v = json.loads(v)
-            except json.JSONDecodeError:
-                pass
         elif isinstance(v, np.generic):
             v = v.item()
         out[k] = v

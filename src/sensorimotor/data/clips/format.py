@@ -83,9 +83,7 @@ def clip_paths(directory: str | Path) -> list[Path]:
 
 def _check(path: Path, key: str, arr: np.ndarray, ndim: int, length: int | None) -> None:
     if arr.ndim != ndim:
-        raise DataError(
-            f"{path}: key /{key} must have {ndim} dims, got shape {tuple(arr.shape)}"
-        )
+        raise DataError(f"{path}: key /{key} must have {ndim} dims, got shape {tuple(arr.shape)}")
     if length is not None and arr.shape[0] != length:
         raise DataError(
             f"{path}: key /{key} has {arr.shape[0]} steps, expected T={length} (as /obs)"

@@ -19,7 +19,12 @@ from sensorimotor.data.clips.intention import (
     save_intention,
     train_intention,
 )
-from sensorimotor.data.clips.rodent import REGIMES, RodentSimConfig, make_clip_arrays, worker_tracker
+from sensorimotor.data.clips.rodent import (
+    REGIMES,
+    RodentSimConfig,
+    make_clip_arrays,
+    worker_tracker,
+)
 
 FORMAT_VERSION = 1
 INTENTION_FILE = "intention_vae.h5"
@@ -106,7 +111,13 @@ def make_dataset(
 ) -> dict[str, Any]:
     """Generate clips, train the intention VAE on them and write ``/latent_mean`` into each."""
     stats = make_clips(
-        out_dir, n_clips=n_clips, steps=steps, seed=seed, workers=workers, sim=sim, progress=progress
+        out_dir,
+        n_clips=n_clips,
+        steps=steps,
+        seed=seed,
+        workers=workers,
+        sim=sim,
+        progress=progress,
     )
     icfg = intention or IntentionConfig(seed=seed)
     paths = clip_paths(out_dir)

@@ -41,12 +41,12 @@ class IntentionConfig:
 class IntentionVAE(nnx.Module):
     """``ref (..., R), proprio (..., P) -> ctrl (..., A)`` through a latent ``z (..., L)``."""
 
-    def __init__(self, d_ref: int, d_prop: int, d_act: int, cfg: IntentionConfig, *, rngs: nnx.Rngs):
+    def __init__(
+        self, d_ref: int, d_prop: int, d_act: int, cfg: IntentionConfig, *, rngs: nnx.Rngs
+    ):
         self.latent_dim = cfg.latent_dim
         self.encoder = MLP(d_ref, cfg.hidden, 2 * cfg.latent_dim, activation="gelu", rngs=rngs)
-        self.decoder = MLP(
-            cfg.latent_dim + d_prop, cfg.hidden, d_act, activation="gelu", rngs=rngs
-        )
+        self.decoder = MLP(cfg.latent_dim + d_prop, cfg.hidden, d_act, activation="gelu", rngs=rngs)
 
     def encode(self, ref: jax.Array) -> tuple[jax.Array, jax.Array]:
         """Posterior ``(mean, log_var)``, each ``(..., L)``."""
@@ -115,14 +115,18 @@ def train_intention(
     return model, stats, losses
 
 
-def encode_clip(model: IntentionVAE, stats: dict[str, np.ndarray], clip: Clip, cfg: IntentionConfig) -> np.ndarray:
+def encode_clip(
+    model: IntentionVAE, stats: dict[str, np.ndarray], clip: Clip, cfg: IntentionConfig
+) -> np.ndarray:
     """``latent_mean (T, L)`` of one clip."""
     ref, _ = _slices(clip, cfg)
     mu, _ = model.encode(jnp.asarray((ref - stats["ref_mean"]) / stats["ref_std"]))
     return np.asarray(mu, np.float32)
 
 
-def save_intention(path: str | Path, model: IntentionVAE, stats: dict[str, np.ndarray], cfg: IntentionConfig) -> None:
+def save_intention(
+    path: str | Path, model: IntentionVAE, stats: dict[str, np.ndarray], cfg: IntentionConfig
+) -> None:
     """Save parameters + stats + config to an HDF5 file."""
     with h5py.File(path, "w") as f:
         tree_to_group(f.create_group("params"), nnx.state(model, nnx.Param).to_pure_dict())
@@ -139,7 +143,9 @@ def lists_to_int_dicts(tree: Any) -> Any:
     return tree
 
 
-def load_intention(path: str | Path, d_ref: int, d_prop: int, d_act: int) -> tuple[IntentionVAE, dict[str, np.ndarray], IntentionConfig]:
+def load_intention(
+    path: str | Path, d_ref: int, d_prop: int, d_act: int
+) -> tuple[IntentionVAE, dict[str, np.ndarray], IntentionConfig]:
     """Load a VAE saved by ``save_intention``."""
     with h5py.File(path, "r") as f:
         raw = read_attrs(f)["config"]

@@ -73,7 +73,9 @@ class RodentTracker:
         m = self.model
         self.n_sub = max(1, round(self.cfg.control_dt / m.opt.timestep))
         self.nq, self.nv, self.nu = m.nq, m.nv, m.nu
-        self.joint_names = [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_JOINT, i) for i in range(m.njnt)]
+        self.joint_names = [
+            mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_JOINT, i) for i in range(m.njnt)
+        ]
         self.actuator_names = [
             mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_ACTUATOR, i) for i in range(m.nu)
         ]
@@ -106,7 +108,9 @@ class RodentTracker:
         return jac, l0
 
     # -- state -------------------------------------------------------------------------------
-    def reset(self, qpos: np.ndarray, qvel: np.ndarray | None = None, act: np.ndarray | None = None):
+    def reset(
+        self, qpos: np.ndarray, qvel: np.ndarray | None = None, act: np.ndarray | None = None
+    ):
         """Set the physics state (joint positions, velocities, actuator activations)."""
         self._mj.mj_resetData(self.model, self.data)
         self.data.qpos[:] = qpos
@@ -154,7 +158,9 @@ class RodentTracker:
         return self.ctrl_for_length(length).astype(np.float32)
 
     # -- reference motions ---------------------------------------------------------------------
-    def reference_commands(self, rng: np.random.Generator, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    def reference_commands(
+        self, rng: np.random.Generator, steps: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Smooth random commands ``(steps, A)`` and regime labels ``(steps,)``."""
         c, dt = self.cfg, self.cfg.control_dt
         t_all = np.arange(steps) * dt
@@ -225,7 +231,10 @@ def make_clip_arrays(
         "obs": obs[1:],
         "ctrl": ctrl[:-1],
         "qpos": qpos[1:],
-        "reference": {"qpos": ref[1 : steps + 1 + k + 1].astype(np.float32), "regime": labels[1 : steps + 1]},
+        "reference": {
+            "qpos": ref[1 : steps + 1 + k + 1].astype(np.float32),
+            "regime": labels[1 : steps + 1],
+        },
         "init": {k_: v.astype(np.float64) for k_, v in init.items()},
     }
     return arrays, {"tracking_error": float(err.mean())}
