@@ -5,7 +5,7 @@ encoder mean. Parameters and normalisation stats are saved as an HDF5 pytree (no
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,6 @@ class IntentionConfig:
     steps: int = 1500
     batch_size: int = 512
     seed: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class IntentionVAE(nnx.Module):
@@ -129,7 +128,7 @@ def save_intention(
 ) -> None:
     """Save parameters + stats + config to an HDF5 file."""
     with h5py.File(path, "w") as f:
-        tree_to_group(f.create_group("params"), nnx.state(model, nnx.Param).to_pure_dict())
+        tree_to_group(f.create_group("params"), nnx.to_pure_dict(nnx.state(model, nnx.Param)))
         tree_to_group(f.create_group("stats"), stats)
         write_attrs(f, {"config": asdict(cfg)})
 
