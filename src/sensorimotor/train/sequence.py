@@ -101,9 +101,9 @@ def train_step(
     return {
         "loss": loss,
         **{f"loss/{k}": v for k, v in terms.items()},
-        "grad_norm": optax.global_norm(grads),
+        "grad_norm": optax.tree.norm(grads),
         "grad_max": jnp.max(jnp.stack([jnp.max(jnp.abs(g)) for g in leaves])),
-        "param_norm": optax.global_norm(params),
+        "param_norm": optax.tree.norm(params),
     }
 
 
