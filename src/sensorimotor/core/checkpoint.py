@@ -140,14 +140,14 @@ def restore_tree(path: str | Path, target: Any = None) -> Any:
 
     checkpointer = ocp.PyTreeCheckpointer()
     if target is None:
-        structure = checkpointer.metadata(path)
-        tree = (
-            getattr(structure, "item_metadata", None)
-            or getattr(structure, "tree", None)
-            or structure
-        )
-        restore_args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), tree)
-        return checkpointer.restore(path, restore_args=restore_args)
+        metadata = checkpointer.metadata(path).item_metadata
+        tree = metadata.tree if hasattr(metadata, "tree") else metadata
+
+        def args_for(leaf: Any) -> Any:
+            is_array = type(leaf).__name__ == "ArrayMetadata"
+            return ocp.RestoreArgs(restore_type=np.ndarray) if is_array else ocp.RestoreArgs()
+
+        return checkpointer.restore(path, restore_args=jax.tree.map(args_for, tree))
     restore_args = ocp.checkpoint_utils.construct_restore_args(target)
     return checkpointer.restore(path, item=target, restore_args=restore_args)
 

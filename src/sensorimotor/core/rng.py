@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import random
+from typing import TYPE_CHECKING
 
-import jax
 import numpy as np
+
+if TYPE_CHECKING:
+    import jax
 
 
 def derive_seed(seed: int, *names: str | int) -> int:
@@ -24,4 +27,6 @@ def seed_everything(seed: int) -> jax.Array:
     """Seed Python's and NumPy's global generators; return the run's root JAX key."""
     random.seed(seed)
     np.random.seed(derive_seed(seed, "numpy-global"))
+    import jax
+
     return jax.random.key(seed)

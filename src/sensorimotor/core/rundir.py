@@ -100,7 +100,7 @@ def environment_info(seed: int | None = None) -> dict[str, Any]:
         "seed": seed,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "cpu": {"model": _cpu_model(), "count": os.cpu_count()},
+        "cpu": {"model": cpu_model(), "count": os.cpu_count()},
         "devices": _jax_devices(),
         "packages": versions,
         "git": _git_info(),
@@ -113,7 +113,7 @@ def environment_info(seed: int | None = None) -> dict[str, Any]:
     }
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -124,6 +124,8 @@ def _cpu_model() -> str:
 
 
 def _jax_devices() -> list[str]:
+    if "jax" not in sys.modules:  # a job that does not use JAX should not pay for importing it
+        return ["jax not loaded"]
     try:
         import jax
 

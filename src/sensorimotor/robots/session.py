@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from collections.abc import Iterator
@@ -61,7 +62,11 @@ class SessionReader:
         """Observation keys stored as PNG frames (from the first step)."""
         if not self.records:
             return []
-        return [k for k, v in self.records[0]["frames"].items() if v.endswith(".png")]
+        return [
+            k
+            for k, ref in self.records[0]["frames"].items()
+            if _reference_file(ref).endswith(("png", "pngpack"))
+        ]
 
     @property
     def complete(self) -> bool:
@@ -88,7 +93,7 @@ class SessionReader:
             raise DataError(
                 f"{self.path}: step {index} has no frame {key!r}; it has {sorted(files)}"
             )
-        return _load_frame(self.path / files[key])
+        return self._load(files[key])
 
     def frames(self, key: str = "image", start: int = 0, stop: int | None = None) -> np.ndarray:
         """Frames ``key`` of steps ``start..stop`` stacked: ``(T, H, W, C)``."""
@@ -99,9 +104,7 @@ class SessionReader:
     def observation(self, index: int) -> Observation:
         """The full observation dict of step ``index`` (frames loaded, extras as arrays/scalars)."""
         record = self.records[self._check(index)]
-        observation: Observation = {
-            key: _load_frame(self.path / rel) for key, rel in record["frames"].items()
-        }
+        observation: Observation = {key: self._load(ref) for key, ref in record["frames"].items()}
         for key, value in record["obs"].items():
             observation[key] = np.asarray(value) if isinstance(value, list) else value
         return observation
@@ -137,6 +140,29 @@ class SessionReader:
     def timestamps(self) -> np.ndarray:
         """Observation times (seconds since the epoch)."""
         return np.array([r["t"] for r in self.records], np.float64)
+
+    def _load(self, reference: str | list) -> np.ndarray:
+        """Decode a frame from its file (``"frames/image/000000.png"``) or pack range (``[pack, offset, length]``)."""
+        if isinstance(reference, str):
+            file = self.path / reference
+            try:
+                data = file.read_bytes()
+            except FileNotFoundError:
+                raise DataError(f"{file}: frame file is missing") from None
+            return _decode(data, file.suffix.lstrip("."), str(file))
+        relative, offset, length = reference
+        file = self.path / relative
+        try:
+            with file.open("rb") as f:
+                f.seek(offset)
+                data = f.read(length)
+        except FileNotFoundError:
+            raise DataError(f"{file}: frame pack is missing") from None
+        if len(data) != length:
+            raise DataError(
+                f"{file}: frame pack is truncated (wanted bytes {offset}..{offset + length}, file ends earlier)"
+            )
+        return _decode(data, "npy" if relative.endswith("npypack") else "png", f"{file}@{offset}")
 
     def _check(self, index: int) -> int:
         if not -len(self) <= index < len(self):
@@ -184,18 +210,20 @@ def _read_steps(file: Path) -> list[dict[str, Any]]:
     return records
 
 
-def _load_frame(file: Path) -> np.ndarray:
+def _reference_file(reference: str | list) -> str:
+    return reference if isinstance(reference, str) else reference[0]
+
+
+def _decode(data: bytes, kind: str, where: str) -> np.ndarray:
     try:
-        if file.suffix == ".npy":
-            return np.load(file, allow_pickle=False)
+        if kind == "npy":
+            return np.load(io.BytesIO(data), allow_pickle=False)
         from PIL import Image
 
-        with Image.open(file) as image:
+        with Image.open(io.BytesIO(data)) as image:
             return np.asarray(image)
-    except FileNotFoundError:
-        raise DataError(f"{file}: frame file is missing") from None
-    except (OSError, ValueError) as e:
-        raise DataError(f"{file}: frame file is corrupt ({e})") from None
+    except (OSError, ValueError, EOFError) as e:
+        raise DataError(f"{where}: frame is corrupt ({e})") from None
 
 
 def find_session(name: str | Path, root: str | Path = DEFAULT_ROOT) -> Path:

@@ -1,0 +1,1 @@
+"""MuJoCo simulation tooling: scenes, linting, headless rendering, checks, robots."""

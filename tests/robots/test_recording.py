@@ -1,0 +1,249 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sensorimotor.core.errors import DataError, UserError
+from sensorimotor.robots.interface import Exhausted
+from sensorimotor.robots.recording import WRITING_MARKER, RecordingRobot, encode_png
+from sensorimotor.robots.runner import RobotRunner
+from sensorimotor.robots.selectors import RandomDurationSelector, RecordedSelector
+from sensorimotor.robots.session import (
+    ReplayRobot,
+    SessionReader,
+    delete_session,
+    detect_robot_type,
+    find_session,
+    list_sessions,
+)
+from sensorimotor.robots.toroidal_dot import ToroidalDotConfig, ToroidalDotRobot
+
+
+def record(root, steps=25, seed=0, **kwargs):
+    robot = ToroidalDotRobot(ToroidalDotConfig(seed=seed))
+    recorder = RecordingRobot(robot, root, **kwargs)
+    selector = RandomDurationSelector(robot.action_space, 1, 3, seed=seed)
+    observations, actions = [], []
+    for _ in range(steps):
+        obs = recorder.get_observation()
+        action = selector(obs)
+        recorder.execute_action(action)
+        observations.append(obs)
+        actions.append(action)
+    recorder.cleanup()
+    return recorder.session_path, observations, actions
+
+
+@pytest.mark.parametrize("frame_storage", ["pack", "files"])
+@pytest.mark.parametrize("async_writes", [True, False])
+def test_record_read_replay_round_trip(tmp_path, frame_storage, async_writes):
+    path, observations, actions = record(
+        tmp_path, frame_storage=frame_storage, async_writes=async_writes
+    )
+    assert path.parent == tmp_path / "toroidal_dot"
+    reader = SessionReader(path)
+    assert len(reader) == 25 and reader.complete and reader.robot_type == "toroidal_dot"
+    assert reader.image_keys == ["image"]
+    assert reader.action_space == [{"action": 0}, {"action": 1}]
+    assert reader.metadata["robot_config"]["seed"] == 0
+    for i in (0, 7, 24, -1):
+        step = reader[i]
+        np.testing.assert_array_equal(step.observation["image"], observations[i]["image"])
+        assert step.observation["dot_x"] == observations[i]["dot_x"]
+        assert step.action == actions[i]
+    assert reader.frames().shape == (25, 224, 224, 3)
+    assert list(reader.action_indices()) == [a["action"] for a in actions]
+    # Replay through the Robot interface gives the same stream back.
+    replay = ReplayRobot(reader)
+    selector = RecordedSelector(reader)
+    for i in range(25):
+        np.testing.assert_array_equal(replay.get_observation()["image"], observations[i]["image"])
+        replay.execute_action(selector({}))
+    assert replay.mismatched_actions == 0
+    with pytest.raises(Exhausted):
+        replay.get_observation()
+
+
+def test_png_encoder_is_lossless_for_any_channel_count(tmp_path):
+    rng = np.random.default_rng(0)
+    for shape in [(7, 5), (7, 5, 1), (7, 5, 3), (7, 5, 4)]:
+        image = rng.integers(0, 256, shape, dtype=np.uint8)
+        (tmp_path / "x.png").write_bytes(encode_png(image))
+        decoded = np.asarray(Image.open(tmp_path / "x.png"))
+        np.testing.assert_array_equal(decoded.reshape(image.shape), image)
+
+
+def test_non_image_arrays_and_extras_are_stored(tmp_path):
+    class DepthRobot(ToroidalDotRobot):
+        def get_observation(self):
+            obs = super().get_observation()
+            return {
+                **obs,
+                "depth": np.full((16, 16), 1.5, np.float32),
+                "joint": np.array([0.1, 0.2]),
+            }
+
+    recorder = RecordingRobot(DepthRobot(seed=0), tmp_path)
+    recorder.get_observation()
+    recorder.execute_action({"action": 1})
+    recorder.cleanup()
+    obs = SessionReader(recorder.session_path).observation(0)
+    assert obs["depth"].dtype == np.float32 and obs["depth"].shape == (16, 16)
+    np.testing.assert_allclose(obs["joint"], [0.1, 0.2])
+
+
+def test_final_observation_without_action(tmp_path):
+    recorder = RecordingRobot(ToroidalDotRobot(seed=0), tmp_path)
+    recorder.get_observation()
+    recorder.execute_action({"action": 1})
+    recorder.get_observation()
+    recorder.cleanup()
+    reader = SessionReader(recorder.session_path)
+    assert len(reader) == 2 and reader.action(1) is None
+    assert list(reader.action_indices()) == [1, -1]
+
+
+_RECORDER = """
+import sys
+from sensorimotor.robots.recording import RecordingRobot
+from sensorimotor.robots.toroidal_dot import ToroidalDotRobot
+recorder = RecordingRobot(ToroidalDotRobot(seed=0), sys.argv[1], session_name="crash")
+i = 0
+while True:
+    recorder.get_observation()
+    recorder.execute_action({"action": i % 2})
+    i += 1
+    if i == 200:
+        print("recording", flush=True)
+"""
+
+
+def test_session_survives_kill_9_mid_recording(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _RECORDER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "recording"
+        time.sleep(0.3)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    path = tmp_path / "toroidal_dot" / "crash"
+    reader = SessionReader(path)
+    assert len(reader) >= 200 and not reader.complete
+    for i in (0, len(reader) // 2, len(reader) - 1):  # every listed step reads back whole
+        assert reader.frame(i).shape == (224, 224, 3)
+        assert reader.action(i) == {"action": i % 2}
+    assert (path / WRITING_MARKER).exists()
+    [info] = list_sessions(tmp_path)
+    assert info.status == "interrupted" and info.steps == len(reader)
+
+
+def test_torn_last_line_is_dropped_but_corrupt_middle_is_an_error(tmp_path):
+    path, _, _ = record(tmp_path, steps=5)
+    lines = (path / "steps.jsonl").read_text().splitlines(keepends=True)
+    (path / "steps.jsonl").write_text("".join(lines) + lines[0][: len(lines[0]) // 2])
+    assert len(SessionReader(path)) == 5
+    (path / "steps.jsonl").write_text(lines[0] + "{not json\n" + "".join(lines[2:]))
+    with pytest.raises(DataError, match=r"steps.jsonl: line 2 is corrupt"):
+        SessionReader(path)
+
+
+def test_missing_and_corrupt_sessions_are_clear_errors(tmp_path):
+    with pytest.raises(DataError, match="session folder not found"):
+        SessionReader(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="metadata.json is missing"):
+        SessionReader(tmp_path / "empty")
+    path, _, _ = record(tmp_path, steps=3)
+    (path / "metadata.json").write_text("{broken")
+    with pytest.raises(DataError, match="corrupt session metadata"):
+        SessionReader(path)
+
+
+def test_truncated_frame_pack_is_a_clear_error(tmp_path):
+    path, _, _ = record(tmp_path, steps=4)
+    pack = path / "frames" / "image.pngpack"
+    pack.write_bytes(pack.read_bytes()[:-100])
+    reader = SessionReader(path)
+    reader.frame(0)
+    with pytest.raises(DataError, match="truncated"):
+        reader.frame(3)
+    path, _, _ = record(tmp_path, steps=2, frame_storage="files")
+    (path / "frames" / "image" / "000001.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match="000001.png: frame is corrupt"):
+        SessionReader(path).frame(1)
+
+
+def test_disk_budget_deletes_oldest_but_never_the_current(tmp_path):
+    old = [record(tmp_path, steps=20, seed=s, session_name=f"old{s}")[0] for s in range(3)]
+    size = sum(f.stat().st_size for f in old[0].rglob("*") if f.is_file())
+    budget_gb = 2.5 * size / 1e9  # room for the new session and one more
+    new, _, _ = record(tmp_path, steps=20, seed=9, session_name="new", disk_budget_gb=budget_gb)
+    remaining = sorted(p.name for p in (tmp_path / "toroidal_dot").iterdir())
+    assert "new" in remaining and "old0" not in remaining and "old2" in remaining
+    # A budget smaller than the current session alone keeps the current one (with a warning).
+    with pytest.warns(UserWarning, match="exceeds the disk budget"):
+        current, _, _ = record(
+            tmp_path, steps=20, session_name="big", disk_budget_gb=size / 10 / 1e9
+        )
+    assert [p.name for p in (tmp_path / "toroidal_dot").iterdir()] == ["big"]
+    assert len(SessionReader(current)) == 20
+
+
+def test_disk_budget_spares_sessions_being_written_by_live_processes(tmp_path):
+    old, _, _ = record(tmp_path, steps=10, session_name="live")
+    (old / WRITING_MARKER).write_text(str(os.getpid()))  # pretend another recorder is still writing
+    with pytest.warns(UserWarning, match="exceeds the disk budget"):
+        record(tmp_path, steps=10, session_name="new", disk_budget_gb=1e-9)
+    assert old.exists()
+
+
+def test_find_list_detect_delete(tmp_path):
+    path, _, _ = record(tmp_path, steps=3, session_name="s1")
+    assert find_session("s1", tmp_path) == path
+    assert find_session("toroidal_dot/s1", tmp_path) == path
+    assert find_session(str(path), tmp_path) == path
+    with pytest.raises(UserError, match="not found"):
+        find_session("s2", tmp_path)
+    assert detect_robot_type(path) == "toroidal_dot"
+    [info] = list_sessions(tmp_path)
+    assert (info.name, info.steps, info.status) == ("s1", 3, "complete") and info.size_bytes > 0
+    with pytest.raises(UserError, match="does not look like a session"):
+        delete_session(tmp_path)
+    delete_session(path)
+    assert list_sessions(tmp_path) == []
+
+
+def test_runner_records_and_ctrl_c_keeps_the_session(tmp_path):
+    class InterruptingRobot(ToroidalDotRobot):
+        steps = 0
+
+        def execute_action(self, action):
+            super().execute_action(action)
+            self.steps += 1
+            if self.steps == 12:
+                raise KeyboardInterrupt
+
+    robot = InterruptingRobot(seed=0)
+    stats = RobotRunner(
+        robot,
+        RandomDurationSelector(robot.action_space, seed=0),
+        steps=100,
+        record_to=tmp_path,
+        progress=False,
+    ).run()
+    assert stats.stopped_by == "interrupt"
+    reader = SessionReader(stats.session)
+    assert (
+        reader.complete and len(reader) == 12
+    )  # the interrupted step's observation is kept without action
+    assert reader.action(11) is None and reader.action(10) is not None
+    meta = json.loads((stats.session / "metadata.json").read_text())
+    assert meta["steps"] == 12
