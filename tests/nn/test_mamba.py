@@ -39,3 +39,13 @@ def test_stack_cache_carry_and_grads() -> None:
     leaves = jax.tree.leaves(grads)
     assert all(bool(jnp.all(jnp.isfinite(g))) for g in leaves)
     assert any(float(jnp.abs(g).max()) > 0 for g in leaves)
+
+
+def test_sequential_scan_option_matches_parallel() -> None:
+    u = jax.random.normal(jax.random.key(3), (2, 10, 8))
+    par = Mamba(8, rngs=nnx.Rngs(0), scan="parallel")
+    seq = Mamba(8, rngs=nnx.Rngs(0), scan="sequential")
+    y_par, c_par = par(u)
+    y_seq, c_seq = seq(u)
+    np.testing.assert_allclose(y_seq, y_par, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(c_seq.ssm, c_par.ssm, rtol=1e-4, atol=1e-5)

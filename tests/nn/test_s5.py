@@ -44,3 +44,17 @@ def test_stack_state_carry_equals_full_sequence() -> None:
     for t in range(20):
         state, y = stack.step(state, u[:, t])
     np.testing.assert_allclose(y, y_full[:, -1], rtol=1e-4, atol=1e-4)
+
+
+def test_linear_recurrence_scan_options_agree() -> None:
+    from sensorimotor.nn.s5 import linear_recurrence
+
+    a = jax.random.uniform(jax.random.key(4), (3, 11, 5), minval=0.5, maxval=1.0)
+    bu = jax.random.normal(jax.random.key(5), (3, 11, 5))
+    x0 = jax.random.normal(jax.random.key(6), (3, 5))
+    np.testing.assert_allclose(
+        linear_recurrence(a, bu, x0, scan="sequential"),
+        linear_recurrence(a, bu, x0),
+        rtol=1e-5,
+        atol=1e-5,
+    )

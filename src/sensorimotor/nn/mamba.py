@@ -38,8 +38,10 @@ class Mamba(nnx.Module):
         dt_rank: int | None = None,
         dt_min: float = 1e-3,
         dt_max: float = 1e-1,
+        scan: str = "parallel",
         rngs: nnx.Rngs,
     ) -> None:
+        self.scan = scan
         e = expand * d_model
         self.d_model, self.d_inner, self.d_state, self.d_conv = d_model, e, d_state, d_conv
         self.dt_rank = dt_rank or math.ceil(d_model / 16)
@@ -98,7 +100,10 @@ class Mamba(nnx.Module):
         shape = da.shape
         flat = (*shape[:-2], shape[-2] * shape[-1])
         hs = linear_recurrence(
-            da.reshape(flat), dbu.reshape(flat), state.ssm.reshape(*state.ssm.shape[:-2], -1)
+            da.reshape(flat),
+            dbu.reshape(flat),
+            state.ssm.reshape(*state.ssm.shape[:-2], -1),
+            scan=self.scan,
         ).reshape(shape)
         y = jnp.einsum("...en,...n->...e", hs, c) + self.d[...] * xc
         y = y * jax.nn.silu(z)
@@ -130,10 +135,13 @@ class MambaBlock(nnx.Module):
         expand: int = 2,
         d_conv: int = 4,
         dropout: float = 0.0,
+        scan: str = "parallel",
         rngs: nnx.Rngs,
     ) -> None:
         self.norm = nnx.LayerNorm(d_model, rngs=rngs)
-        self.mixer = Mamba(d_model, d_state=d_state, expand=expand, d_conv=d_conv, rngs=rngs)
+        self.mixer = Mamba(
+            d_model, d_state=d_state, expand=expand, d_conv=d_conv, scan=scan, rngs=rngs
+        )
         self.dropout = nnx.Dropout(dropout, rngs=rngs)
 
     def initial_state(self, batch_shape: tuple[int, ...] = ()) -> MambaCache:
@@ -165,6 +173,7 @@ class MambaStack(nnx.Module):
         expand: int = 2,
         d_conv: int = 4,
         dropout: float = 0.0,
+        scan: str = "parallel",
         rngs: nnx.Rngs,
     ) -> None:
         self.layers = nnx.List(
@@ -175,6 +184,7 @@ class MambaStack(nnx.Module):
                     expand=expand,
                     d_conv=d_conv,
                     dropout=dropout,
+                    scan=scan,
                     rngs=rngs,
                 )
                 for _ in range(n_layers)

@@ -46,12 +46,30 @@ def binary_operator(
     return a_j * a_i, a_j * b_i + b_j
 
 
-def linear_recurrence(a: jax.Array, bu: jax.Array, x0: jax.Array | None = None) -> jax.Array:
-    """All states of ``x_t = a_t * x_{t-1} + bu_t`` over axis -2 (``(..., T, P)``) by parallel scan.
+def linear_recurrence(
+    a: jax.Array, bu: jax.Array, x0: jax.Array | None = None, *, scan: str = "parallel"
+) -> jax.Array:
+    """All states of ``x_t = a_t * x_{t-1} + bu_t`` over axis -2 (``(..., T, P)``).
 
     ``a`` broadcasts against ``bu``; ``x0`` (``(..., P)``) is the state before the first step.
+    ``scan="parallel"`` uses ``associative_scan`` (O(log T) depth); ``"sequential"`` a ``lax.scan``.
     """
     a = jnp.broadcast_to(a, bu.shape)
+    if scan == "sequential":
+        x = (
+            jnp.zeros(bu.shape[:-2] + bu.shape[-1:], bu.dtype)
+            if x0 is None
+            else x0.astype(bu.dtype)
+        )
+
+        def body(x: jax.Array, ab: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+            x = ab[0] * x + ab[1]
+            return x, x
+
+        _, xs = jax.lax.scan(body, x, (jnp.moveaxis(a, -2, 0), jnp.moveaxis(bu, -2, 0)))
+        return jnp.moveaxis(xs, 0, -2)
+    if scan != "parallel":
+        raise ValueError(f"scan must be 'parallel' or 'sequential', got {scan!r}")
     if x0 is not None:
         bu = bu.at[..., 0, :].add(a[..., 0, :] * x0)
     _, xs = jax.lax.associative_scan(binary_operator, (a, bu), axis=bu.ndim - 2)
@@ -73,8 +91,10 @@ class S5SSM(nnx.Module):
         dt_min: float = 1e-3,
         dt_max: float = 1e-1,
         conj_sym: bool = True,
+        scan: str = "parallel",
         rngs: nnx.Rngs,
     ) -> None:
+        self.scan = scan
         if d_state % blocks:
             raise ValueError(f"S5 d_state={d_state} must be divisible by blocks={blocks}")
         block = d_state // blocks
@@ -136,7 +156,7 @@ class S5SSM(nnx.Module):
         """``u (..., T, H) -> (y (..., T, H), final state (..., P))`` by parallel scan."""
         lam_bar, b_bar = self.discretize()
         bu = u.astype(jnp.complex64) @ b_bar.T
-        xs = linear_recurrence(lam_bar, bu, state)
+        xs = linear_recurrence(lam_bar, bu, state, scan=self.scan)
         return self._output(xs, u), xs[..., -1, :]
 
     def step(self, state: jax.Array, u: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -175,10 +195,13 @@ class S5Block(nnx.Module):
         activation: str = "gelu",
         dt_min: float = 1e-3,
         dt_max: float = 1e-1,
+        scan: str = "parallel",
         rngs: nnx.Rngs,
     ) -> None:
         self.norm = nnx.LayerNorm(d_model, rngs=rngs)
-        self.ssm = S5SSM(d_model, d_state, blocks=blocks, dt_min=dt_min, dt_max=dt_max, rngs=rngs)
+        self.ssm = S5SSM(
+            d_model, d_state, blocks=blocks, dt_min=dt_min, dt_max=dt_max, scan=scan, rngs=rngs
+        )
         self.gate = nnx.Linear(d_model, d_model, rngs=rngs)
         self.activation = get_activation(activation)
         self.dropout = nnx.Dropout(dropout, rngs=rngs)
@@ -214,11 +237,12 @@ class S5Stack(nnx.Module):
         *,
         blocks: int = 1,
         dropout: float = 0.0,
+        scan: str = "parallel",
         rngs: nnx.Rngs,
     ) -> None:
         self.layers = nnx.List(
             [
-                S5Block(d_model, d_state, blocks=blocks, dropout=dropout, rngs=rngs)
+                S5Block(d_model, d_state, blocks=blocks, dropout=dropout, scan=scan, rngs=rngs)
                 for _ in range(n_layers)
             ]
         )

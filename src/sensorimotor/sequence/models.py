@@ -36,6 +36,7 @@ class ModelConfig:
     expand: int = 2
     d_conv: int = 4
     dropout: float = 0.0
+    scan: Literal["parallel", "sequential"] = "parallel"
     window: int = 16
     hidden: list[int] = field(default_factory=lambda: [256, 256])
     controller_hidden: list[int] = field(default_factory=lambda: [256, 256])
@@ -126,7 +127,13 @@ class SequenceModel(nnx.Module):
             self.encoder = nnx.Linear(d_in, h, rngs=rngs)
             if cfg.type == "s5":
                 self.backbone = S5Stack(
-                    h, cfg.d_state, cfg.n_layers, blocks=cfg.blocks, dropout=cfg.dropout, rngs=rngs
+                    h,
+                    cfg.d_state,
+                    cfg.n_layers,
+                    blocks=cfg.blocks,
+                    dropout=cfg.dropout,
+                    scan=cfg.scan,
+                    rngs=rngs,
                 )
             elif cfg.type == "mamba":
                 self.backbone = MambaStack(
@@ -136,6 +143,7 @@ class SequenceModel(nnx.Module):
                     expand=cfg.expand,
                     d_conv=cfg.d_conv,
                     dropout=cfg.dropout,
+                    scan=cfg.scan,
                     rngs=rngs,
                 )
             elif cfg.type == "gru":
