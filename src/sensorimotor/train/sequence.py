@@ -47,7 +47,7 @@ def load_sequence_config(overrides: Sequence[str], preset: str | None = None) ->
     rest = []
     for o in overrides:
         key, _, value = o.partition("=")
-        if key == "model" and "." not in key:
+        if key == "model":
             if value not in presets():
                 raise ConfigError(f"unknown model preset {value!r}; expected one of {presets()}")
             preset = value
