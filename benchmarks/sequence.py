@@ -120,7 +120,8 @@ def loading(clips: Path | None, batches: int = 200) -> list[dict]:
         rows.append(
             {"loader": "preloaded" if preload else "streamed", "setup s": setup, "batches/s": rate}
         )
-    rows[1]["vs preloaded"] = rows[1]["batches/s"] / rows[0]["batches/s"]
+    for row in rows:
+        row["vs preloaded"] = row["batches/s"] / rows[0]["batches/s"]
     if tmp is not None:
         tmp.cleanup()
     return rows
