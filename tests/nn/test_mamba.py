@@ -14,10 +14,11 @@ def test_parallel_scan_matches_step() -> None:
     layer = Mamba(8, d_state=16, expand=2, d_conv=4, rngs=nnx.Rngs(0))
     u = jax.random.normal(jax.random.key(1), (2, 15, 8))
     y_par, cache = layer(u)
+    step = nnx.jit(lambda m, s, x: m.step(s, x))
     state = layer.initial_state((2,))
     ys = []
     for t in range(15):
-        state, y = layer.step(state, u[:, t])
+        state, y = step(layer, state, u[:, t])
         ys.append(y)
     np.testing.assert_allclose(jnp.stack(ys, 1), y_par, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(state.ssm, cache.ssm, rtol=1e-4, atol=1e-5)
@@ -35,7 +36,7 @@ def test_stack_cache_carry_and_grads() -> None:
     def loss(m: MambaStack) -> jax.Array:
         return jnp.mean(m(u)[0] ** 2)
 
-    grads = nnx.grad(loss)(stack)
+    grads = nnx.jit(nnx.grad(loss))(stack)
     leaves = jax.tree.leaves(grads)
     assert all(bool(jnp.all(jnp.isfinite(g))) for g in leaves)
     assert any(float(jnp.abs(g).max()) > 0 for g in leaves)

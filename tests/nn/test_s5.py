@@ -25,10 +25,11 @@ def test_parallel_scan_matches_sequential_and_step() -> None:
     y_seq, last_seq = ssm.sequential(u)
     np.testing.assert_allclose(y_par, y_seq, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(last_par, last_seq, rtol=1e-4, atol=1e-5)
+    step = nnx.jit(lambda m, s, x: m.step(s, x))
     state = ssm.initial_state((3,))
     ys = []
     for t in range(17):
-        state, y = ssm.step(state, u[:, t])
+        state, y = step(ssm, state, u[:, t])
         ys.append(y)
     np.testing.assert_allclose(jnp.stack(ys, 1), y_par, rtol=1e-4, atol=1e-5)
 
@@ -40,9 +41,10 @@ def test_stack_state_carry_equals_full_sequence() -> None:
     y_a, s = stack(u[:, :12])
     y_b, _ = stack(u[:, 12:], s)
     np.testing.assert_allclose(jnp.concatenate([y_a, y_b], 1), y_full, rtol=1e-4, atol=1e-4)
+    step = nnx.jit(lambda m, s, x: m.step(s, x))
     state = stack.initial_state((2,))
     for t in range(20):
-        state, y = stack.step(state, u[:, t])
+        state, y = step(stack, state, u[:, t])
     np.testing.assert_allclose(y, y_full[:, -1], rtol=1e-4, atol=1e-4)
 
 

@@ -41,7 +41,7 @@ def test_arhmm_recovers_planted_dynamics() -> None:
         return x, z
 
     train = np.stack([sample(200)[0] for _ in range(4)])
-    model, params, lps = fit_arhmm(train, 2, 10.0, 1, 20, seed=0)
+    model, params, lps = fit_arhmm(train, 2, 10.0, 1, 10, seed=0)
     assert lps[-1] > lps[0]
     x, z = sample(200)
     states = most_likely(model, params, x[None])[0]

@@ -28,10 +28,11 @@ def test_step_matches_parallel(kind: str, targets: dict[str, int]) -> None:
     x = jax.random.normal(jax.random.key(0), (2, 9, 10))
     out, _ = model(x)
     assert {k: v.shape for k, v in out.items()} == {k: (2, 9, d) for k, d in targets.items()}
+    step = nnx.jit(lambda m, s, x_t: m.step(s, x_t))
     state = model.initial_state((2,))
     steps = []
     for t in range(9):
-        state, o = model.step(state, x[:, t])
+        state, o = step(model, state, x[:, t])
         steps.append(o["action"])
     np.testing.assert_allclose(jnp.stack(steps, 1), out["action"], rtol=1e-4, atol=1e-4)
 
@@ -40,9 +41,10 @@ def test_hierarchical_action_depends_on_intention_and_proprio() -> None:
     model = _model("s5", {"intention": 3, "action": 4})
     assert model.hierarchical and "action" not in model.heads
     x = jax.random.normal(jax.random.key(1), (1, 5, 10))
-    base = model(x)[0]["action"]
+    fwd = nnx.jit(lambda m, x: m(x)[0]["action"])
+    base = fwd(model, x)
     x2 = x.at[..., 0].add(1.0)  # qpos_local column feeds the controller directly
-    assert not np.allclose(model(x2)[0]["action"][:, 0], base[:, 0])
+    assert not np.allclose(fwd(model, x2)[:, 0], base[:, 0])
 
 
 def test_unknown_controller_key_is_a_config_error() -> None:

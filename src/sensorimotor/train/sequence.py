@@ -386,6 +386,7 @@ def rollout_run(
     n_clips: int = 8,
     fail_threshold: float = 0.2,
     video: bool = True,
+    video_every: int = 2,
     window: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -491,7 +492,7 @@ def rollout_run(
     ax.legend()
     rep.figure(fig, caption="per-joint tracking error over all rollouts")
     if video:
-        vid = render_comparison(tracker, clip, model_r, out_dir / "rollout.mp4", every=2)
+        vid = render_comparison(tracker, clip, model_r, out_dir / "rollout.mp4", every=video_every)
         summary["video"] = str(vid)
         rep.text(f"video (left: reference, right: rollout): {vid.name}")
     rep.write(out_dir / "report.html")
