@@ -143,8 +143,9 @@ def render_comparison(
     every: int = 1,
 ) -> Path:
     """Side-by-side video (reference | rollout) of one rollout, rendered headless with MuJoCo."""
-    import imageio.v2 as imageio
     import mujoco
+
+    from sensorimotor.sim.render import Renderer, save_video
 
     ref = np.asarray(clip.extra["reference"]["qpos"])
     model = tracker.model
@@ -154,16 +155,12 @@ def render_comparison(
     cam.type = mujoco.mjtCamera.mjCAMERA_FREE
     cam.lookat[:] = [0.0, 0.0, 0.0]
     cam.distance, cam.azimuth, cam.elevation = 0.35, 120.0, -15.0
-    path = Path(path)
-    with mujoco.Renderer(model, height, width) as renderer:
-        frames = []
+    frames = []
+    with Renderer(model, width, height) as renderer:
         for t in range(0, result.qpos.shape[0], every):
             pair = []
             for q in (ref[t], result.qpos[t]):
                 data.qpos[:] = np.nan_to_num(q)
-                mujoco.mj_forward(model, data)
-                renderer.update_scene(data, camera=cam)
-                pair.append(renderer.render().copy())
+                pair.append(renderer.render(data, cam).copy())
             frames.append(np.concatenate(pair, axis=1))
-    imageio.mimwrite(path, frames, fps=fps, macro_block_size=1)
-    return path
+    return save_video(frames, path, fps=fps)

@@ -72,8 +72,16 @@ class RenderConfig:
         return "depth" if self.depth else "segmentation" if self.segmentation else "rgb"
 
 
-def resolve_camera(model: mujoco.MjModel, camera: str | int | None) -> int:
-    """The camera id of a name or id; ``-1`` for the free camera (refused when headless)."""
+def resolve_camera(
+    model: mujoco.MjModel, camera: str | int | mujoco.MjvCamera | None
+) -> int | mujoco.MjvCamera:
+    """The camera id of a name or id; ``-1`` for the free camera (refused when headless).
+
+    A ``mujoco.MjvCamera`` placed by the caller (lookat, distance, azimuth, elevation) is passed
+    through: it is a programmatic viewpoint, not the interactive free camera.
+    """
+    if isinstance(camera, mujoco.MjvCamera):
+        return camera
     names = camera_names(model)
     if camera is None or camera == -1 or camera == "free":
         if is_headless():
@@ -136,7 +144,7 @@ class Renderer:
     def render(
         self,
         data: mujoco.MjData,
-        camera: str | int | None,
+        camera: str | int | mujoco.MjvCamera | None,
         kind: str = "rgb",
         scene_option: mujoco.MjvOption | None = None,
         shadows: bool = True,
