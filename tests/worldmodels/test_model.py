@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-from canvas_helpers import tiny_model_config, tiny_robot, tiny_selector, tiny_trainer_config
 
 from sensorimotor.core.checkpoint import CheckpointManager
 from sensorimotor.core.errors import ConfigError, DataError
@@ -10,10 +9,10 @@ from sensorimotor.worldmodels.model import CanvasWorldModel, lr_schedule, named_
 ACTIONS = [{"action": 0}, {"action": 1}]
 
 
-def make_model(seed: int = 0, total_steps: int | None = 100, **trainer) -> CanvasWorldModel:
+def make_model(tiny, seed: int = 0, total_steps: int | None = 100, **trainer) -> CanvasWorldModel:
     return CanvasWorldModel(
-        tiny_model_config(),
-        tiny_trainer_config(**trainer),
+        tiny.model_config(),
+        tiny.trainer_config(**trainer),
         ACTIONS,
         (16, 16),
         seed=seed,
@@ -25,34 +24,36 @@ def run_steps(model, robot, selector, n):
     return [model.step(robot, selector) for _ in range(n)]
 
 
-def test_continuous_action_space_is_a_clear_error():
+def test_continuous_action_space_is_a_clear_error(tiny):
     with pytest.raises(ConfigError, match="needs a discrete action space"):
-        CanvasWorldModel(tiny_model_config(), tiny_trainer_config(), Box((-1.0,), (1.0,)), (16, 16))
+        CanvasWorldModel(tiny.model_config(), tiny.trainer_config(), Box((-1.0,), (1.0,)), (16, 16))
 
 
-def test_misaligned_model_config_names_the_keys():
+def test_misaligned_model_config_names_the_keys(tiny):
     with pytest.raises(ConfigError, match=r"model: .*model\.separator_width=3"):
         CanvasWorldModel(
-            tiny_model_config(separator_width=3), tiny_trainer_config(), ACTIONS, (16, 16)
+            tiny.model_config(separator_width=3), tiny.trainer_config(), ACTIONS, (16, 16)
         )
 
 
-def test_norm_pix_loss_is_refused_for_prediction():
+def test_norm_pix_loss_is_refused_for_prediction(tiny):
     with pytest.raises(ConfigError, match="norm_pix_loss"):
         CanvasWorldModel(
-            tiny_model_config(norm_pix_loss=True), tiny_trainer_config(), ACTIONS, (16, 16)
+            tiny.model_config(norm_pix_loss=True), tiny.trainer_config(), ACTIONS, (16, 16)
         )
 
 
-def test_observation_without_image_is_a_clear_error():
-    model = make_model()
+def test_observation_without_image_is_a_clear_error(tiny):
+    model = make_model(
+        tiny,
+    )
     with pytest.raises(DataError, match=r"needs observation\['image'\]"):
         model.observe({"dot_x": 3})
 
 
-def test_online_loop_learns_and_fills_the_visual_state(robot_and_selector):
+def test_online_loop_learns_and_fills_the_visual_state(robot_and_selector, tiny):
     robot, selector = robot_and_selector
-    model = make_model(total_steps=60)
+    model = make_model(tiny, total_steps=60)
     infos = run_steps(model, robot, selector, 60)
     losses = [i.loss for i in infos if i.loss is not None]
     assert model.normalizer is not None and len(losses) > 40
@@ -76,18 +77,20 @@ def test_online_loop_learns_and_fills_the_visual_state(robot_and_selector):
     assert model.train_steps + model.skipped == 60 - 3  # every iteration from the first full canvas
 
 
-def test_skip_threshold_skips_training_when_predictions_are_good(robot_and_selector):
+def test_skip_threshold_skips_training_when_predictions_are_good(robot_and_selector, tiny):
     robot, selector = robot_and_selector
-    model = make_model(skip_threshold=10.0)  # every prediction counts as good enough
+    model = make_model(tiny, skip_threshold=10.0)  # every prediction counts as good enough
     infos = run_steps(model, robot, selector, 12)
     trained = [i.trained for i in infos]
     # Training starts with the first canvas (no prediction to score yet), then predictions exist.
     assert trained.count(True) == 1 and model.skipped > 0
 
 
-def test_run_loop_calls_back_and_stops_on_request(robot_and_selector):
+def test_run_loop_calls_back_and_stops_on_request(robot_and_selector, tiny):
     robot, selector = robot_and_selector
-    model = make_model()
+    model = make_model(
+        tiny,
+    )
     seen = []
 
     def callback(info, m):
@@ -98,11 +101,13 @@ def test_run_loop_calls_back_and_stops_on_request(robot_and_selector):
     assert seen == [1, 2, 3, 4, 5] and model.iteration == 5
 
 
-def test_non_finite_loss_names_the_step_and_batch():
+def test_non_finite_loss_names_the_step_and_batch(tiny):
     from sensorimotor.core.normalize import Normalizer
     from sensorimotor.core.numerics import NonFiniteError
 
-    model = make_model()
+    model = make_model(
+        tiny,
+    )
     model.normalizer = Normalizer(np.zeros(3, np.float32), np.zeros(3, np.float32))  # x / 0
     canvases = np.full((4, *model.layout.shape), 255, np.uint8)
     before = named_leaves(model.params)
@@ -113,8 +118,8 @@ def test_non_finite_loss_names_the_step_and_batch():
     assert model.train_steps == 0
 
 
-def test_lr_schedule_warms_up_then_decays():
-    trainer = tiny_trainer_config(warmup_steps=10, lr=1e-3, min_lr=1e-5)
+def test_lr_schedule_warms_up_then_decays(tiny):
+    trainer = tiny.trainer_config(warmup_steps=10, lr=1e-3, min_lr=1e-5)
     schedule = lr_schedule(trainer, 100)
     assert float(schedule(0)) == 0.0
     assert float(schedule(10)) == pytest.approx(1e-3)
@@ -123,9 +128,11 @@ def test_lr_schedule_warms_up_then_decays():
     assert float(constant(1000)) == pytest.approx(1e-3)
 
 
-def test_counterfactual_predicts_under_every_action(robot_and_selector):
+def test_counterfactual_predicts_under_every_action(robot_and_selector, tiny):
     robot, selector = robot_and_selector
-    model = make_model()
+    model = make_model(
+        tiny,
+    )
     run_steps(model, robot, selector, 6)
     frames, acts = model.history.window(model.history.count - 1, 2)
     out = model.counterfactual(frames[None], acts[None, :1])
@@ -133,13 +140,13 @@ def test_counterfactual_predicts_under_every_action(robot_and_selector):
     assert not np.allclose(out[0, 0], out[0, 1])  # the separator colour matters
 
 
-def test_resume_gives_bit_identical_parameters(tmp_path):
+def test_resume_gives_bit_identical_parameters(tmp_path, tiny):
     """Stop after 7 iterations, save, restore into a fresh model, replay the robot, finish: the
     parameters and optimiser state equal those of an uninterrupted 14-iteration run bit for bit."""
 
     def fresh():
-        robot = tiny_robot(seed=3)
-        return make_model(seed=1, total_steps=14), robot, tiny_selector(robot, seed=4)
+        robot = tiny.robot(seed=3)
+        return make_model(tiny, seed=1, total_steps=14), robot, tiny.selector(robot, seed=4)
 
     model_a, robot_a, selector_a = fresh()
     run_steps(model_a, robot_a, selector_a, 14)
@@ -170,17 +177,19 @@ def test_resume_gives_bit_identical_parameters(tmp_path):
         np.testing.assert_array_equal(x, y)
     assert model_c.train_steps == model_a.train_steps and model_c.iteration == 14
     # A different seed would not have matched: the comparison can fail.
-    other = make_model(seed=2)
+    other = make_model(tiny, seed=2)
     assert not np.array_equal(
         named_leaves(other.params)["patch_embed.kernel"], a["patch_embed.kernel"]
     )
 
 
-def test_checkpoint_from_another_config_is_a_clear_error(tmp_path):
-    model = make_model()
+def test_checkpoint_from_another_config_is_a_clear_error(tmp_path, tiny):
+    model = make_model(
+        tiny,
+    )
     state = model.state_dict()
     bigger = CanvasWorldModel(
-        tiny_model_config(width=32, heads=2), tiny_trainer_config(), ACTIONS, (16, 16)
+        tiny.model_config(width=32, heads=2), tiny.trainer_config(), ACTIONS, (16, 16)
     )
     with pytest.raises(DataError, match="shape"):
         bigger.load_state_dict(state)

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-from canvas_helpers import tiny_model_config, tiny_robot, tiny_selector, tiny_trainer_config
 
 from sensorimotor.worldmodels.model import CanvasWorldModel
 from sensorimotor.worldmodels.quality import (
@@ -37,9 +36,9 @@ def test_faint_noise_does_not_move_the_centroid():
     np.testing.assert_allclose(bright_centroid(noisy[None])[0], [6, 20], atol=0.2)
 
 
-def record(n, seed):
-    robot = tiny_robot(seed)
-    selector = tiny_selector(robot, seed)
+def record(tiny, n, seed):
+    robot = tiny.robot(seed)
+    selector = tiny.selector(robot, seed)
     frames, actions = [], []
     for _ in range(n):
         obs = robot.get_observation()
@@ -50,8 +49,8 @@ def record(n, seed):
     return np.stack(frames), np.asarray(actions)
 
 
-def test_held_out_set_drops_pairs_seen_in_training():
-    frames, actions = record(40, 0)
+def test_held_out_set_drops_pairs_seen_in_training(tiny):
+    frames, actions = record(tiny, 40, 0)
     full = HeldOutSet.from_frames(frames, actions, 3)
     assert len(full) + full.duplicates == 38 and full.dropped == 0
     assert full.duplicates > 0  # the dot keeps still for a few steps: identical canvases count once
@@ -82,12 +81,12 @@ class Oracle(CanvasWorldModel):
 
 
 @pytest.mark.parametrize("copy", [False, True])
-def test_quality_metrics_of_an_oracle_and_of_the_baseline(copy):
+def test_quality_metrics_of_an_oracle_and_of_the_baseline(copy, tiny):
     model = Oracle(
-        tiny_model_config(), tiny_trainer_config(), [{"action": 0}, {"action": 1}], (16, 16)
+        tiny.model_config(), tiny.trainer_config(), [{"action": 0}, {"action": 1}], (16, 16)
     )
     model.copy = copy
-    frames, actions = record(80, 1)
+    frames, actions = record(tiny, 80, 1)
     data = HeldOutSet.from_frames(frames, actions, 3)
     q = evaluate_quality(model, data)
     assert q["true_displacement_px"]["1"][1] == pytest.approx(5.0, abs=0.2)

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-from canvas_helpers import tiny_model_config, tiny_robot, tiny_selector, tiny_trainer_config
 
 from sensorimotor.core.errors import DataError
 from sensorimotor.robots.runner import RobotRunner
@@ -15,11 +14,11 @@ from sensorimotor.worldmodels.sessions import (
 
 
 @pytest.fixture(scope="module")
-def session(tmp_path_factory):
-    robot = tiny_robot(5)
+def session(tmp_path_factory, tiny):
+    robot = tiny.robot(5)
     stats = RobotRunner(
         robot,
-        tiny_selector(robot, 5),
+        tiny.selector(robot, 5),
         steps=30,
         record_to=tmp_path_factory.mktemp("s"),
         progress=False,
@@ -27,12 +26,12 @@ def session(tmp_path_factory):
     return stats.session
 
 
-def test_dataset_builds_every_canvas_once(session):
+def test_dataset_builds_every_canvas_once(session, tiny):
     frames, space = read_session_frames(session, None, progress=False)
     assert (
         frames.frames.shape == (30, 16, 16, 3) and frames.has_dot and frames.image_size == (16, 16)
     )
-    model = CanvasWorldModel(tiny_model_config(), tiny_trainer_config(), space, (16, 16))
+    model = CanvasWorldModel(tiny.model_config(), tiny.trainer_config(), space, (16, 16))
     data = CanvasDataset([frames], model.layout, model.palette)
     assert data.canvases.shape == (28, *model.layout.shape)  # the last step has no action after it
     np.testing.assert_array_equal(model.layout.target(data.canvases[0]), frames.frames[2])
@@ -41,9 +40,9 @@ def test_dataset_builds_every_canvas_once(session):
     np.testing.assert_array_equal(a, b)  # a pure function of (seed, step): resumable
 
 
-def test_prefetcher_yields_each_step_in_order(session):
+def test_prefetcher_yields_each_step_in_order(session, tiny):
     frames, space = read_session_frames(session, None, progress=False)
-    model = CanvasWorldModel(tiny_model_config(), tiny_trainer_config(), space, (16, 16))
+    model = CanvasWorldModel(tiny.model_config(), tiny.trainer_config(), space, (16, 16))
     data = CanvasDataset([frames], model.layout, model.palette)
     prefetch = BatchPrefetcher(data, 0, 4, 3, 9)
     steps = []
@@ -59,10 +58,10 @@ def test_prefetcher_yields_each_step_in_order(session):
     early.close()  # stopping early does not hang
 
 
-def test_batch_training_lowers_the_session_loss(session):
+def test_batch_training_lowers_the_session_loss(session, tiny):
     frames, space = read_session_frames(session, None, progress=False)
     model = CanvasWorldModel(
-        tiny_model_config(), tiny_trainer_config(), space, (16, 16), total_steps=40
+        tiny.model_config(), tiny.trainer_config(), space, (16, 16), total_steps=40
     )
     data = CanvasDataset([frames], model.layout, model.palette)
     model.fit_normalizer(frames.frames)
@@ -75,9 +74,9 @@ def test_batch_training_lowers_the_session_loss(session):
     assert after["baseline"] == before["baseline"]
 
 
-def test_balanced_batches_favour_action_switches(session):
+def test_balanced_batches_favour_action_switches(session, tiny):
     frames, space = read_session_frames(session, None, progress=False)
-    model = CanvasWorldModel(tiny_model_config(), tiny_trainer_config(), space, (16, 16))
+    model = CanvasWorldModel(tiny.model_config(), tiny.trainer_config(), space, (16, 16))
     data = CanvasDataset([frames], model.layout, model.palette)
     assert data.switch is not None and 0 < data.switch.mean() < 0.5
     uniform = np.concatenate([data.batch_indices(0, s, 16) for s in range(50)])
