@@ -211,3 +211,26 @@ def test_canvas_train_and_eval_on_sessions(tmp_path, capsys):
     assert result["loss"]["count"] == 23 and result["baseline"]["mean"] > 0
     assert result["quality"]["heldout"] == 0  # every pair of the session was seen in training
     assert main(["canvas", "eval", str(tmp_path / "nope"), session]) == 2
+
+
+@pytest.mark.mujoco
+def test_mujoco_robot_runs(tmp_path):
+    """`sensorimotor run robot=mujoco robot.scene=test_scene`: 5 discrete actions, camera images."""
+    args = [
+        "robot=mujoco",
+        "robot.scene=test_scene",
+        "robot.width=32",
+        "robot.height=32",
+        "model=canvas_tiny",
+        "trainer=debug",
+        "steps=6",
+        "validation.steps=10",
+        "progress=false",
+        f"runs_root={tmp_path}",
+        "name=m",
+    ]
+    assert main(["run", *args]) == 0
+    summary = json.loads((tmp_path / "m" / "summary.json").read_text())
+    assert summary["iterations"] == 6 and "mse" in summary["quality"]
+    assert "counterfactual_accuracy" not in summary["quality"]  # no dot to locate
+    assert main(["run", *args[:2], "robot.action_mode=continuous", f"runs_root={tmp_path}"]) == 2
