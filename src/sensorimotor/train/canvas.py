@@ -375,6 +375,7 @@ class _OnlineDriver:
         self.strip: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=8)
         self.quality_history: list[dict[str, Any]] = []
         self.window: list[Any] = []
+        self.last_metrics: dict[str, float] = {}
 
     def run(self, callback: Any) -> RunResult:
         from tqdm import tqdm
@@ -464,6 +465,7 @@ class _OnlineDriver:
             metrics["lr"] = extra[-1].get("lr", 0.0)
             metrics["grad_norm"] = float(np.mean([e.get("grad_norm", 0.0) for e in extra]))
         self.tracker.log(metrics, self.model.iteration)
+        self.last_metrics = metrics
         if bar is not None:
             bar.set_postfix(
                 loss=f"{metrics.get('loss', float('nan')):.2e}",
@@ -515,6 +517,13 @@ class _OnlineDriver:
                 "train_steps": model.train_steps,
                 "skipped": model.skipped,
                 "kind": "canvas-online",
+                "metrics": self.last_metrics,
+                "quality": {
+                    k: v
+                    for k, v in (self.quality_history[-1] if self.quality_history else {}).items()
+                    if isinstance(v, int | float)
+                },
+                "config": config_to_dict(self.config),
             },
         )
 
@@ -800,7 +809,11 @@ def train_on_sessions(
         checkpoints.save(
             model.train_steps,
             model.state_dict(),
-            {"train_steps": model.train_steps, "kind": "canvas-batch"},
+            {
+                "train_steps": model.train_steps,
+                "kind": "canvas-batch",
+                "config": config_to_dict(config),
+            },
         )
 
     trainer = config.trainer
