@@ -467,8 +467,10 @@ class _OnlineDriver:
         self.tracker.log(metrics, self.model.iteration)
         self.last_metrics = metrics
         if bar is not None:
+            # A window where every train step was skipped (prediction already good) has no loss:
+            # say so rather than print "nan", which reads like a diverged run.
             bar.set_postfix(
-                loss=f"{metrics.get('loss', float('nan')):.2e}",
+                loss=f"{metrics['loss']:.2e}" if "loss" in metrics else "skipped",
                 pred_err=f"{metrics.get('pred_error', float('nan')):.2e}",
                 steps_s=f"{rate:.1f}",
                 refresh=False,
