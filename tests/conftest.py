@@ -42,3 +42,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for marker, reason in reasons.items():
             if reason and marker in item.keywords:
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def tiny_clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny real clip set (MuJoCo rodent + intention VAE), made once per test session."""
+    pytest.importorskip("mujoco")
+    from sensorimotor.data.clips.generate import make_dataset
+    from sensorimotor.data.clips.intention import IntentionConfig
+
+    out = tmp_path_factory.mktemp("clips") / "tiny"
+    make_dataset(
+        out,
+        n_clips=6,
+        steps=40,
+        seed=0,
+        workers=1,
+        intention=IntentionConfig(latent_dim=4, hidden=(32,), steps=30, batch_size=64),
+        progress=False,
+    )
+    return out

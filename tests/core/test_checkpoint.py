@@ -123,3 +123,12 @@ def test_kill_during_save_leaves_previous_good_checkpoint(tmp_path):
     assert meta["step"] == latest.step
     np.testing.assert_array_equal(tree["x"], np.full(3, float(latest.step)))
     assert json.loads((latest.path / "metadata.json").read_text())["step"] == latest.step
+
+
+def test_relative_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    manager = CheckpointManager("runs/x/checkpoints")
+    manager.save(1, {"x": np.ones(2), "kind": "minmax"})
+    tree, _ = manager.restore()
+    assert tree["kind"] == "minmax"
+    np.testing.assert_array_equal(tree["x"], [1.0, 1.0])

@@ -46,5 +46,5 @@ def test_names_never_collide_across_processes(tmp_path):
 def test_open_requires_a_run_directory(tmp_path):
     with pytest.raises(UserError, match="not a run directory"):
         RunDir.open(tmp_path)
-    with pytest.raises(UserError, match="bad run name"):
+    with pytest.raises(UserError, match="bad name"):
         RunDir.create(tmp_path, name="a/b")

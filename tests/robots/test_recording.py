@@ -200,7 +200,8 @@ def test_disk_budget_deletes_oldest_but_never_the_current(tmp_path):
 def test_disk_budget_spares_sessions_being_written_by_live_processes(tmp_path):
     old, _, _ = record(tmp_path, steps=10, session_name="live")
     (old / WRITING_MARKER).write_text(str(os.getpid()))  # pretend another recorder is still writing
-    record(tmp_path, steps=10, session_name="new", disk_budget_gb=1e-9)
+    with pytest.warns(UserWarning, match="exceeds the disk budget"):
+        record(tmp_path, steps=10, session_name="new", disk_budget_gb=1e-9)
     assert old.exists()
 
 

@@ -140,6 +140,7 @@ def test_bad_actions_and_arguments() -> None:
         make_dm_control_env("cartpole-swingup", render_mode="human")
 
 
+@pytest.mark.usefixtures("gl")
 def test_render_rgb_array() -> None:
     env = make_dm_control_env(
         "cartpole-swingup", render_mode="rgb_array", camera_id=0, width=64, height=48

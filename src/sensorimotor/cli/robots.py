@@ -233,14 +233,12 @@ def export_frames(frames: list[np.ndarray], path: Path, fps: float) -> Path:
         )
     elif suffix == ".mp4":
         try:
-            import imageio.v2 as imageio
+            from sensorimotor.sim.render import save_video
         except ImportError:
             raise UserError(
-                "MP4 export needs imageio and imageio-ffmpeg: pip install -e '.[sim]'"
+                "MP4 export needs MuJoCo and imageio: pip install -e '.[sim]'"
             ) from None
-        with imageio.get_writer(path, fps=fps, macro_block_size=1) as writer:
-            for frame in frames:
-                writer.append_data(frame)
+        save_video(frames, path, fps)
     elif suffix == "":
         path.mkdir(parents=True, exist_ok=True)
         for i, frame in enumerate(frames):

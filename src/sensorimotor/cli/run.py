@@ -1,8 +1,4 @@
-"""``sensorimotor run``: the main job.
-
-Until the canvas world model lands this runs the recording demo: the toroidal-dot robot driven by
-the random-duration selector, recorded as a session.
-"""
+"""``sensorimotor run``: the main job — a canvas world model learning online on a robot."""
 
 from __future__ import annotations
 
@@ -10,20 +6,51 @@ import argparse
 
 from sensorimotor.cli.common import add_overrides
 
+DESCRIPTION = """\
+Run a robot with an action selector while a canvas world model (a masked-autoencoder ViT) learns
+online to predict the next camera frame: each step it observes a frame, scores its previous
+prediction, trains on the newest canvas, picks an action and predicts the next frame under it.
+Before training, a validation session is recorded with another seed; at the end the model is
+scored on it against the copy-the-last-frame baseline. Everything lands in runs/<name>/
+(config, metrics.jsonl, checkpoints/, sessions/, summary.json, report.html).
+
+Defaults: toroidal-dot robot, random-duration selector, a CPU-sized canvas model (model=canvas).
+Ctrl-C stops cleanly with a checkpoint; --resume RUN_DIR continues exactly where it stopped.
+
+examples:
+  sensorimotor run
+  sensorimotor run steps=500 robot.dot_radius=7 trainer.lr=1e-3
+  sensorimotor run model=canvas_tiny trainer=debug steps=20 validation.steps=30
+  sensorimotor run --resume runs/run-20260101-120000 steps=5000"""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "run",
-        help="the main job (for now: record the toroidal-dot robot under a random-duration policy)",
-        description="Run the main job. Any robot or selector option is a config override, e.g. "
-        "sensorimotor run steps=500 robot.dot_radius=7",
+        help="the main job: a canvas world model learns online to predict a robot's next frame",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue the run in RUN_DIR from its latest checkpoint (overrides may change e.g. steps)",
     )
     add_overrides(parser)
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sensorimotor.cli.robots import load_record_config, run_record_job
+    from sensorimotor.train.canvas import (
+        CanvasRunConfig,
+        load_run_config,
+        resume_config,
+        run_canvas,
+    )
 
-    run_record_job(load_record_config(args.overrides))
-    return 0
+    if args.resume:
+        config = resume_config(args.resume, args.overrides, CanvasRunConfig)
+        result = run_canvas(config, resume=args.resume)
+    else:
+        result = run_canvas(load_run_config(args.overrides))
+    return 0 if result.stopped_by in ("steps", "interrupt", "exhausted") else 1

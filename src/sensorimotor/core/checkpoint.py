@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from sensorimotor.core.errors import DataError
+from sensorimotor.core.fs import pid_alive
 
 _STEP_DIR = re.compile(r"^step_(\d+)$")
 _TMP_PREFIX = ".tmp-"
@@ -49,7 +50,7 @@ class CheckpointManager:
     def __init__(self, directory: str | Path, keep: int = 2) -> None:
         if keep < 1:
             raise ValueError(f"keep must be at least 1, got {keep}")
-        self.directory = Path(directory)
+        self.directory = Path(directory).absolute()  # orbax refuses relative paths
         self.keep = keep
 
     def save(self, step: int, tree: Any, metadata: dict[str, Any] | None = None) -> CheckpointInfo:
@@ -203,15 +204,4 @@ def _fsync_dir(path: Path) -> None:
 
 def _owned_by_live_process(name: str) -> bool:
     match = re.search(r"-(\d+)-[0-9a-f]{8}$", name)
-    if not match:
-        return False
-    pid = int(match.group(1))
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return bool(match) and pid_alive(int(match.group(1)))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
-import json
 import os
 import platform
 import subprocess
@@ -15,6 +14,7 @@ from typing import Any
 
 from sensorimotor.core.config import save_config
 from sensorimotor.core.errors import UserError
+from sensorimotor.core.fs import make_unique_dir, write_json_atomic
 
 _PACKAGES = (
     "sensorimotor", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "mujoco",
@@ -38,24 +38,12 @@ class RunDir:
         seed: int | None = None,
     ) -> RunDir:
         """Make a new, never-colliding ``root/<name>`` and write ``config.yaml`` and ``env.json``."""
-        root = Path(root)
-        root.mkdir(parents=True, exist_ok=True)
         base = name or f"{prefix}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
-        if "/" in base or base in (".", ".."):
-            raise UserError(f"bad run name {base!r}: expected a plain folder name")
-        for attempt in range(1, 10_000):
-            path = root / (base if attempt == 1 else f"{base}-{attempt}")
-            try:
-                path.mkdir()
-                break
-            except FileExistsError:
-                continue
-        else:
-            raise RuntimeError(f"could not find a free run directory name for {root / base}")
+        path = make_unique_dir(Path(root), base)
         run = cls(path)
         if config is not None:
             save_config(config, path / "config.yaml")
-        _write_json(path / "env.json", environment_info(seed))
+        write_json_atomic(path / "env.json", environment_info(seed))
         return run
 
     @classmethod
@@ -135,30 +123,13 @@ def _jax_devices() -> list[str]:
 
 
 def _git_info() -> dict[str, Any] | None:
-    here = Path(__file__).resolve().parent
+    def git(*args: str) -> str:
+        here = Path(__file__).resolve().parent
+        return subprocess.run(
+            ["git", *args], cwd=here, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
     except (OSError, subprocess.SubprocessError):
         return None
-    return {"commit": commit, "dirty": bool(dirty)}
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)

@@ -62,7 +62,7 @@ class MLP(nnx.Module):
         self.dropout = nnx.Dropout(dropout, rngs=rngs) if dropout > 0 else None
         self.out = nnx.Linear(sizes[-1], out_features, dtype=dtype, rngs=rngs)
         if output_scale != 1.0:
-            self.out.kernel.value = self.out.kernel.value * output_scale
+            self.out.kernel[...] = self.out.kernel[...] * output_scale
 
     def __call__(self, x: jax.Array) -> jax.Array:
         for i, layer in enumerate(self.hidden):

@@ -29,7 +29,6 @@ import shutil
 import struct
 import threading
 import time
-import uuid
 import warnings
 import zlib
 from pathlib import Path
@@ -38,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from sensorimotor.core.errors import UserError
+from sensorimotor.core.fs import make_unique_dir, pid_alive, write_json_atomic
 from sensorimotor.robots.interface import (
     Action,
     ActionSpace,
@@ -92,26 +92,9 @@ def is_image(value: Any) -> bool:
     )
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
-
-
 def new_session_dir(robot_dir: Path, name: str | None = None) -> Path:
     """Create a fresh session folder under ``robot_dir`` (never reusing an existing one)."""
-    robot_dir.mkdir(parents=True, exist_ok=True)
-    base = name or dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    if "/" in base or base in (".", ".."):
-        raise UserError(f"bad session name {base!r}: expected a plain folder name")
-    for attempt in range(1, 10_000):
-        path = robot_dir / (base if attempt == 1 else f"{base}-{attempt}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"no free session name for {robot_dir / base}")
+    return make_unique_dir(robot_dir, name or dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
 
 
 class SessionWriter:
@@ -139,7 +122,7 @@ class SessionWriter:
         self._on_bytes = on_bytes
         self._frame_dirs: set[str] = set()
         (path / WRITING_MARKER).write_text(str(os.getpid()))
-        _write_json_atomic(path / "metadata.json", self.metadata)
+        write_json_atomic(path / "metadata.json", self.metadata)
         self._lines = (path / "steps.jsonl").open("a", buffering=1)
         self._error: BaseException | None = None
         self._queue: queue.Queue | None = None
@@ -195,7 +178,7 @@ class SessionWriter:
         self.metadata.update(
             end_time=dt.datetime.now().astimezone().isoformat(), steps=self.steps_written
         )
-        _write_json_atomic(self.path / "metadata.json", self.metadata)
+        write_json_atomic(self.path / "metadata.json", self.metadata)
         (self.path / WRITING_MARKER).unlink(missing_ok=True)
         if self._error is not None:
             raise RuntimeError(f"recording to {self.path} failed: {self._error}") from self._error
@@ -355,18 +338,12 @@ def _session_start(path: Path) -> tuple[str, float]:
 
 
 def being_written(path: Path) -> bool:
-    marker = path / WRITING_MARKER
+    """Whether a live process is recording the session at ``path``."""
     try:
-        pid = int(marker.read_text().strip())
+        pid = int((path / WRITING_MARKER).read_text().strip())
     except (OSError, ValueError):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)
 
 
 class RecordingRobot(Robot):

@@ -100,3 +100,11 @@ def test_delete_refuses_without_confirmation_when_not_interactive(tmp_path, monk
     result = cli("sessions", "delete", "keep", cwd=tmp_path)
     assert result.returncode == 2 and "pass --yes" in result.stderr
     assert (tmp_path / "saved/sessions/toroidal_dot/keep").exists()
+
+
+@pytest.mark.mujoco
+def test_replay_exports_mp4(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["record", "steps=6", "progress=false", "session_name=v"]) == 0
+    assert main(["replay", "v", "--export", "v.mp4", "--fps", "5"]) == 0
+    assert (tmp_path / "v.mp4").read_bytes()[4:8] == b"ftyp"

@@ -1,0 +1,190 @@
+"""Canvas world model and MAE train-step throughput, FLOPs and MFU; online-loop latency.
+
+Run from the repository root: ``python benchmarks/canvas_train.py [--quick] [--dtype bfloat16]``.
+
+Rows:
+- ``canvas (default)``: the train step of ``sensorimotor run``'s model (configs/robots/model/canvas.yaml)
+  at its trainer batch size, masking the canvas's target slot;
+- ``MAE reference``: 224x224 images, patch 16, width 256, 6 encoder + 6 decoder blocks, 8 heads,
+  MLP ratio 4, random mask 0.75, batch 16.
+
+FLOPs per sample are counted analytically (matmuls; forward x 3 for forward + backward) and checked
+against XLA's own cost analysis of the compiled step. MFU divides the achieved FLOP/s by the matmul
+peak measured in the same run (``common.matmul_peak_flops``). The online rows time whole iterations
+of ``sensorimotor run``'s loop (observe, train, select, predict, execute) on the toroidal dot, with a
+train step every iteration and with every train step skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Any
+
+from common import machine_info, matmul_peak_flops, print_rows, timeit
+
+
+def train_step_row(
+    name: str,
+    mae_config: Any,
+    shape: tuple[int, int],
+    batch: int,
+    mask: Any,
+    repeat: int,
+) -> dict[str, Any]:
+    """Time one jitted MAE train step (forward, backward, AdamW). ``mask``: a concrete ``(N,)`` mask,
+    or a float ratio for fresh random masks every step."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import optax
+    from flax import nnx
+
+    from sensorimotor.nn.vit import (
+        MaskedAutoencoderViT,
+        grid_shape,
+        mae_flops_per_sample,
+        random_mask,
+    )
+
+    h, w = shape
+    gh, gw = grid_shape(h, w, mae_config.patch_size)
+    n = gh * gw
+    ratio = mask if isinstance(mask, float) else None
+    keep = n - int(round(ratio * n)) if ratio is not None else int((~mask).sum())
+    graphdef, params = nnx.split(MaskedAutoencoderViT(mae_config, rngs=nnx.Rngs(0)))
+    tx = optax.adamw(1e-4, b1=0.9, b2=0.95, weight_decay=0.05)
+
+    def step(params, opt_state, images, key):
+        m = random_mask(key, batch, n, ratio)[0] if ratio is not None else mask
+
+        def loss_fn(p):
+            net = nnx.merge(graphdef, p)
+            out = net(images, m, keep=keep)
+            return net.loss(images, out.pred, out.mask)
+
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    images = jnp.asarray(np.random.default_rng(0).random((batch, h, w, 3), np.float32))
+    state = {"params": params, "opt": tx.init(params), "step": 0}
+    cost = jax.jit(step).lower(state["params"], state["opt"], images, jax.random.key(0)).compile()
+    analysis = cost.cost_analysis()
+    analysis = analysis[0] if isinstance(analysis, list) else analysis
+    xla_flops = float(analysis.get("flops", float("nan"))) if analysis else float("nan")
+    jitted = jax.jit(step, donate_argnums=(0, 1))
+
+    def run() -> Any:
+        state["step"] += 1
+        key = jax.random.key(state["step"])
+        state["params"], state["opt"], loss = jitted(state["params"], state["opt"], images, key)
+        return loss
+
+    seconds = statistics.median(timeit(run, warmup=2, repeat=repeat))
+    flops = 3 * mae_flops_per_sample(mae_config, h, w, keep)
+    return {
+        "config": name,
+        "dtype": mae_config.dtype,
+        "image": f"{h}x{w}",
+        "tokens enc/dec": f"{keep}/{n}",
+        "batch": batch,
+        "ms/step": 1e3 * seconds,
+        "samples/s": batch / seconds,
+        "GFLOP/sample": flops / 1e9,
+        "XLA GFLOP/sample": xla_flops / batch / 1e9,
+        "GFLOP/s": flops * batch / seconds / 1e9,
+    }
+
+
+def online_rows(iterations: int) -> list[dict[str, Any]]:
+    """Milliseconds per online iteration of the default run (toroidal dot, default model)."""
+    from sensorimotor.robots.selectors import RandomDurationSelector
+    from sensorimotor.robots.toroidal_dot import ToroidalDotConfig, ToroidalDotRobot
+    from sensorimotor.train.canvas import load_run_config
+    from sensorimotor.worldmodels.model import CanvasWorldModel
+
+    rows = []
+    for label, threshold in (("every iteration trains", 0.0), ("every train step skipped", 1e9)):
+        config = load_run_config([f"trainer.skip_threshold={threshold}"])
+        robot = ToroidalDotRobot(ToroidalDotConfig(seed=0))
+        selector = RandomDurationSelector(robot.action_space, 1, 10, seed=0)
+        model = CanvasWorldModel(
+            config.model, config.trainer, robot.action_space, (224, 224), seed=0, total_steps=1000
+        )
+        for _ in range(40):  # fill the history, fit the normaliser, compile
+            model.step(robot, selector)
+        times = []
+        for _ in range(iterations):
+            t0 = time.perf_counter()
+            model.step(robot, selector)
+            times.append(time.perf_counter() - t0)
+        times.sort()
+        rows.append(
+            {
+                "online loop": label,
+                "ms/iteration (median)": 1e3 * statistics.median(times),
+                "ms p90": 1e3 * times[int(0.9 * len(times))],
+                "iterations/s": 1 / statistics.median(times),
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    parser.add_argument("--batch", type=int, default=None, help="batch size of both rows")
+    args = parser.parse_args()
+
+    from sensorimotor.nn.vit import MAEConfig
+    from sensorimotor.train.canvas import enable_compilation_cache, load_run_config
+    from sensorimotor.worldmodels.canvas import CanvasLayout
+
+    enable_compilation_cache()
+    repeat = 5 if args.quick else 15
+    peak = matmul_peak_flops(args.dtype, n=2048, repeat=5 if args.quick else 10)
+    print(f"machine: {machine_info()}")
+    print(f"matmul peak ({args.dtype}, 2048^3, same run): {peak / 1e9:.1f} GFLOP/s\n")
+
+    run = load_run_config([])
+    m = run.model
+    layout = CanvasLayout(
+        m.frame_size[0], m.frame_size[1], m.slots, m.separator_width, m.patch_size
+    )
+    canvas = MAEConfig(
+        patch_size=m.patch_size,
+        width=m.width,
+        depth=m.depth,
+        heads=m.heads,
+        mlp_ratio=m.mlp_ratio,
+        dtype=args.dtype,
+    )
+    reference = MAEConfig(
+        patch_size=16, width=256, depth=6, heads=8, mlp_ratio=4.0, dtype=args.dtype
+    )
+    rows = [
+        train_step_row(
+            "canvas (default)",
+            canvas,
+            layout.shape[:2],
+            args.batch or run.trainer.batch_size,
+            layout.target_mask,
+            repeat,
+        ),
+        train_step_row("MAE reference", reference, (224, 224), args.batch or 16, 0.75, repeat),
+    ]
+    for row in rows:
+        row["MFU"] = row["GFLOP/s"] * 1e9 / peak
+    print_rows(rows)
+    print()
+    print_rows(online_rows(30 if args.quick else 100))
+    print(f"\nload (1 min) after: {machine_info()['load_1min']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""World-layer data: HDF5 pytrees and motion clips (format, generator, datasets)."""

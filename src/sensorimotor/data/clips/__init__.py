@@ -1,0 +1,1 @@
+"""Motion clips: HDF5 format, rodent generator, intention VAE, datasets."""

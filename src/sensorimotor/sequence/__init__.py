@@ -1,0 +1,1 @@
+"""Behaviour sequence models: S5/Mamba/GRU/MLP models, predictor, rollout, AR-HMM."""

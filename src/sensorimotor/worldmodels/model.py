@@ -1,0 +1,662 @@
+"""The canvas world model: an MAE ViT that inpaints the next frame on a canvas, trained online.
+
+:class:`CanvasWorldModel` owns the network parameters, the AdamW state, the recent history and the
+online loop. One iteration of :meth:`CanvasWorldModel.step`:
+
+1. observe the robot's frame and score the previous prediction against it;
+2. train one step on the newest canvas (plus replayed canvases from the history), unless the
+   prediction error is below ``trainer.skip_threshold``;
+3. ask the selector for an action, predict the next frame under it, execute the action.
+
+The same jitted train step serves batch training on recorded sessions
+(:mod:`sensorimotor.worldmodels.sessions`). Everything needed to continue exactly where a run
+stopped is in :meth:`state_dict` (parameters, optimiser and schedule step, history, pending
+prediction, counters, the actions taken).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from sensorimotor.core.errors import ConfigError, DataError
+from sensorimotor.core.normalize import Normalizer
+from sensorimotor.core.numerics import check_finite
+from sensorimotor.core.rng import derive_seed, np_rng
+from sensorimotor.nn.vit import MAEConfig, MaskedAutoencoderViT, per_patch_mse, unpatchify
+from sensorimotor.robots.interface import Action, ActionSpace, Box, Observation, Robot, action_index
+from sensorimotor.worldmodels.canvas import CanvasLayout, action_palette, prepare_frame
+from sensorimotor.worldmodels.config import CanvasModelConfig, CanvasTrainerConfig
+from sensorimotor.worldmodels.history import FrameHistory
+
+
+def discrete_actions(space: ActionSpace, who: str = "the canvas world model") -> list[Action]:
+    """The action list of a discrete space; a clear error for a continuous one."""
+    if isinstance(space, Box):
+        raise ConfigError(
+            f"{who} encodes actions as separator colours and needs a discrete action space, "
+            f"but the robot's is continuous ({space}); use a robot with a list of actions"
+        )
+    if not space:
+        raise ConfigError(f"{who} needs at least one action; the robot's action space is empty")
+    return list(space)
+
+
+def lr_schedule(trainer: CanvasTrainerConfig, total_steps: int | None) -> optax.Schedule:
+    """Linear warm-up to ``trainer.lr``, then cosine decay to ``trainer.min_lr`` (constant when the
+    length is unknown)."""
+    decay = trainer.decay_steps or total_steps
+    warmup = trainer.warmup_steps
+    if not decay:
+        return optax.join_schedules(
+            [
+                optax.linear_schedule(0.0, trainer.lr, max(warmup, 1)),
+                optax.constant_schedule(trainer.lr),
+            ],
+            [max(warmup, 1)],
+        )
+    return optax.warmup_cosine_decay_schedule(
+        0.0, trainer.lr, min(warmup, max(decay - 1, 0)), max(decay, warmup + 1), trainer.min_lr
+    )
+
+
+def make_optimizer(
+    trainer: CanvasTrainerConfig, total_steps: int | None
+) -> tuple[optax.GradientTransformation, optax.Schedule]:
+    """AdamW without its learning rate (global-norm clipping first when configured) and the
+    warm-up + cosine schedule. The train step scales the update by ``-schedule(step)`` itself, so
+    an online run can follow its iterations (train steps skipped below the threshold still advance
+    the schedule) and a batch run its train steps."""
+    schedule = lr_schedule(trainer, total_steps)
+    parts = [optax.clip_by_global_norm(trainer.grad_clip)] if trainer.grad_clip else []
+    parts += [
+        optax.scale_by_adam(b1=trainer.b1, b2=trainer.b2),
+        optax.add_decayed_weights(trainer.weight_decay),
+    ]
+    return optax.chain(*parts), schedule
+
+
+@dataclass
+class CanvasVisualState:
+    """What a UI shows: the newest training canvas, its mask overlay, the model's inpainting of it,
+    the composite (visible canvas + inpainted target) and the predicted next frame."""
+
+    canvas: np.ndarray | None = None  # (H, W, 3) uint8
+    mask_overlay: np.ndarray | None = None  # (H, W, 3) uint8
+    inpainted: np.ndarray | None = None  # (H, W, 3) uint8, every patch as the decoder predicts it
+    composite: np.ndarray | None = None  # (H, W, 3) uint8
+    predicted_frame: np.ndarray | None = None  # (h, w, 3) uint8, the prediction for the next frame
+    actual_frame: np.ndarray | None = None  # (h, w, 3) uint8, the newest observed frame
+
+
+@dataclass
+class StepInfo:
+    """One online iteration, as passed to the callback."""
+
+    iteration: int
+    pred_error: float | None  # MSE of the previous prediction against the new frame (None: none)
+    loss: float | None  # train loss on the newest batch (None: skipped or no canvas yet)
+    trained: bool
+    action: Action | None
+    action_index: int | None
+    seconds: float
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class CanvasWorldModel:
+    """MAE canvas world model + AdamW + recent history + the online loop (see the module doc)."""
+
+    def __init__(
+        self,
+        config: CanvasModelConfig,
+        trainer: CanvasTrainerConfig,
+        action_space: ActionSpace,
+        image_size: tuple[int, int],
+        *,
+        seed: int = 0,
+        total_steps: int | None = None,
+    ) -> None:
+        self.config = config
+        self.trainer = trainer
+        self.seed = seed
+        self.actions = discrete_actions(action_space)
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        frame_size = tuple(config.frame_size) if config.frame_size else self.image_size
+        try:
+            self.layout = CanvasLayout(
+                frame_size[0],
+                frame_size[1],
+                config.slots,
+                config.separator_width,
+                config.patch_size,
+            )
+            mae = MAEConfig(
+                patch_size=config.patch_size,
+                channels=3,
+                width=config.width,
+                depth=config.depth,
+                heads=config.heads,
+                mlp_ratio=config.mlp_ratio,
+                decoder_width=config.decoder_width,
+                decoder_depth=config.decoder_depth,
+                decoder_heads=config.decoder_heads,
+                norm_pix_loss=config.norm_pix_loss,
+                dtype=config.dtype,
+            )
+        except ValueError as e:
+            raise ConfigError(f"model: {e}") from None
+        if config.norm_pix_loss:
+            # Targets normalised per patch cannot be turned back into pixels without the (unknown)
+            # target statistics, so predictions would be meaningless.
+            raise ConfigError(
+                "model.norm_pix_loss=true trains on per-patch normalised targets, which cannot be turned "
+                "back into a predicted frame; the canvas world model needs pixel targets"
+            )
+        if config.palette is not None:
+            if len(config.palette) < len(self.actions):
+                raise ConfigError(
+                    f"model.palette has {len(config.palette)} colours but the robot has {len(self.actions)} actions"
+                )
+            self.palette = np.asarray(config.palette[: len(self.actions)], np.uint8)
+        else:
+            self.palette = action_palette(len(self.actions))
+        self.mae_config = mae
+        self.frame_shape = (self.layout.frame_height, self.layout.frame_width, 3)
+        net = MaskedAutoencoderViT(mae, rngs=nnx.Rngs(derive_seed(seed, "canvas", "init")))
+        self.graphdef, self._state_template = nnx.split(net)
+        # Parameters as a plain dict of arrays: cheaper to pass into jitted functions than NNX state.
+        self.params = nnx.to_pure_dict(self._state_template)
+        self.total_steps = total_steps
+        self.tx, self.schedule = make_optimizer(trainer, total_steps)
+        self.opt_state = self.tx.init(self.params)
+        self.history = FrameHistory(trainer.history, self.frame_shape, config.slots)
+        self._mask = self.layout.target_mask
+        self._keep = self.layout.visible_patches
+        self._train_step = jax.jit(self._train_step_fn, donate_argnums=(0, 1))
+        self._predict = jax.jit(self._predict_fn)
+        self.normalizer: Normalizer | None = None
+        # Online state.
+        self.iteration = 0
+        self.train_steps = 0
+        self.skipped = 0
+        self.prediction: np.ndarray | None = None  # (h, w, 3) float in [0, 1]
+        self.action_log: list[int] = []
+        self.seen_pairs: set[int] = set()
+        self.visual = CanvasVisualState()
+        self.track_visuals = True
+
+    # ------------------------------------------------------------------ pure pieces
+
+    @property
+    def num_actions(self) -> int:
+        return len(self.actions)
+
+    @property
+    def num_params(self) -> int:
+        return int(sum(x.size for x in jax.tree.leaves(self.params)))
+
+    def network(self, params: Any = None) -> MaskedAutoencoderViT:
+        """The network with ``params`` (default: the current ones), e.g. to look at attention maps."""
+        state = jax.tree.map(lambda x: x, self._state_template)
+        nnx.replace_by_pure_dict(state, self.params if params is None else params)
+        return nnx.merge(self.graphdef, state)
+
+    @staticmethod
+    def _inputs(canvases: jax.Array, normalizer: Normalizer) -> tuple[jax.Array, jax.Array]:
+        """Pixels in [0, 1] (the regression targets) and the z-scored network inputs."""
+        pixels = canvases.astype(jnp.float32) / 255.0
+        return pixels, normalizer.normalize(pixels)
+
+    def fit_normalizer(self, frames: np.ndarray) -> Normalizer:
+        """Fit the per-channel z-score of the network inputs on frames ``(T, h, w, 3)`` uint8."""
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
+            raise DataError(
+                f"expected frames of shape (T, h, w, 3) to fit the normaliser, got {frames.shape}"
+            )
+        self.normalizer = Normalizer.fit(frames.reshape(-1, 3) / 255.0, "zscore", axis=0)
+        return self.normalizer
+
+    def _require_normalizer(self) -> Normalizer:
+        if self.normalizer is None:
+            raise RuntimeError(
+                "the input normaliser is not fitted yet: call fit_normalizer(frames) first"
+            )
+        return self.normalizer
+
+    def _augment(self, canvases: jax.Array, key: jax.Array) -> jax.Array:
+        """Roll every slot of each canvas by the same random amount (x) / the whole canvas (y)."""
+        b, h, w, _ = canvases.shape
+        kx, ky = jax.random.split(key)
+        if "roll_x" in self.trainer.augment:
+            fw = self.layout.frame_width
+            shift = jax.random.randint(kx, (b, 1), 0, fw)
+            cols = np.arange(w)
+            starts = np.full(w, -1)
+            for s in range(self.layout.slots):
+                x0 = self.layout.slot_start(s)
+                starts[x0 : x0 + fw] = x0
+            inside = jnp.asarray(starts >= 0)
+            src = jnp.where(
+                inside, starts + (cols - starts - shift) % fw, jnp.broadcast_to(cols, (b, w))
+            )
+            canvases = jnp.take_along_axis(canvases, src[:, None, :, None], axis=2)
+        if "roll_y" in self.trainer.augment:
+            shift = jax.random.randint(ky, (b, 1), 0, h)
+            rows = (jnp.arange(h)[None, :] - shift) % h
+            canvases = jnp.take_along_axis(canvases, rows[:, :, None, None], axis=1)
+        return canvases
+
+    def _train_step_fn(
+        self,
+        params: Any,
+        opt_state: Any,
+        canvases: jax.Array,
+        step: jax.Array,
+        schedule_step: jax.Array,
+        normalizer: Normalizer,
+    ) -> tuple[Any, Any, dict[str, jax.Array], jax.Array]:
+        if self.trainer.augment:
+            key = jax.random.fold_in(jax.random.key(derive_seed(self.seed, "augment")), step)
+            canvases = self._augment(canvases, key)
+        pixels, inputs = self._inputs(canvases, normalizer)
+
+        def loss_fn(p: Any) -> tuple[jax.Array, jax.Array]:
+            net = self.network(p)
+            out = net(inputs, self._mask, keep=self._keep)
+            return net.loss(pixels, out.pred, out.mask), out.pred
+
+        (loss, pred), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        new_opt_state = self.tx.update(grads, opt_state, params)
+        updates, new_opt_state = new_opt_state
+        lr = self.schedule(schedule_step)
+        new_params = jax.tree.map(lambda p, u: p - lr * u, params, updates)
+        grad_norm = optax.tree.norm(grads)
+        # A non-finite step leaves parameters and optimiser state as they were (the inputs are
+        # donated, so the old values would otherwise be gone); the host then raises.
+        finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+        keep = lambda new, old: jnp.where(finite, new, old)  # noqa: E731
+        params = jax.tree.map(keep, new_params, params)
+        opt_state = jax.tree.map(keep, new_opt_state, opt_state)
+        metrics = {"loss": loss, "grad_norm": grad_norm, "lr": lr}
+        return params, opt_state, metrics, pred[0]
+
+    def _predict_fn(
+        self, params: Any, canvases: jax.Array, normalizer: Normalizer
+    ) -> tuple[jax.Array, jax.Array]:
+        pixels, inputs = self._inputs(canvases, normalizer)
+        net = self.network(params)
+        out = net(inputs, self._mask, keep=self._keep)
+        h, w = self.layout.canvas_height, self.layout.canvas_width
+        image = unpatchify(out.pred, self.layout.patch_size, h, w)
+        x = self.layout.target_start
+        frames = jnp.clip(image[:, :, x : x + self.layout.frame_width, :], 0.0, 1.0)
+        errors = per_patch_mse(pixels, out.pred, self.layout.patch_size)
+        masked = jnp.asarray(self._mask, jnp.float32)
+        return frames, (errors * masked).sum(axis=1) / masked.sum()
+
+    def train_batch(
+        self,
+        canvases: np.ndarray | jax.Array,
+        schedule_step: int | None = None,
+        batch_info: str = "",
+    ) -> tuple[dict[str, float], np.ndarray]:
+        """One AdamW step on canvases ``(B, H, W, 3)`` uint8 (target slot filled), with the learning
+        rate of ``schedule_step`` (default: the number of train steps so far).
+
+        Returns the metrics (loss, grad_norm, lr) and the decoder's patches for the first canvas
+        ``(N, p*p*3)``. Raises :class:`~sensorimotor.core.numerics.NonFiniteError` on NaN/Inf.
+        """
+        params, opt_state, metrics, pred0 = self._train_step(
+            self.params,
+            self.opt_state,
+            canvases,
+            np.int32(self.train_steps),
+            np.int32(self.train_steps if schedule_step is None else schedule_step),
+            self._require_normalizer(),
+        )
+        self.params, self.opt_state = params, opt_state  # unchanged when the step was not finite
+        metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+        where = f"canvas train step (loss/gradients{'; ' + batch_info if batch_info else ''})"
+        check_finite(metrics, step=self.train_steps, context=where)
+        self.train_steps += 1
+        return metrics, np.asarray(pred0)
+
+    def predict_canvases(
+        self, canvases: np.ndarray, batch_size: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Inpaint the target slot of canvases ``(M, H, W, 3)`` uint8.
+
+        Returns predicted frames ``(M, h, w, 3)`` float in [0, 1] and each canvas's masked-slot MSE
+        against whatever its target slot holds (meaningful when it holds the true frame). Runs in
+        fixed-size batches (the last one padded) so one compilation serves every call.
+        """
+        canvases = np.asarray(canvases)
+        m = len(canvases)
+        size = batch_size or (m if m <= 1 else self.trainer.eval_batch_size)
+        frames, errors = [], []
+        for start in range(0, m, size):
+            chunk = canvases[start : start + size]
+            pad = size - len(chunk)
+            if pad:
+                chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
+            f, e = self._predict(self.params, chunk, self._require_normalizer())
+            frames.append(np.asarray(f)[: size - pad])
+            errors.append(np.asarray(e)[: size - pad])
+        if not frames:
+            return np.zeros((0, *self.frame_shape), np.float32), np.zeros(0, np.float32)
+        return np.concatenate(frames), np.concatenate(errors)
+
+    def build_canvases(
+        self, frames: np.ndarray, actions: np.ndarray, blank_target: bool = False
+    ) -> np.ndarray:
+        """Canvases from frames ``(..., K, h, w, 3)`` (or ``K-1`` with ``blank_target``) and actions."""
+        return self.layout.build(frames, actions, self.palette, blank_target)
+
+    def counterfactual(self, context: np.ndarray, previous_actions: np.ndarray) -> np.ndarray:
+        """The next frame under every action: context frames ``(M, K-1, h, w, 3)`` and the actions
+        between them ``(M, K-2)`` → predictions ``(M, A, h, w, 3)`` float in [0, 1]."""
+        m, a = len(context), self.num_actions
+        ctx = np.repeat(context[:, None], a, axis=1)
+        acts = np.concatenate(
+            [
+                np.repeat(np.asarray(previous_actions)[:, None, :], a, axis=1),
+                np.broadcast_to(np.arange(a)[None, :, None], (m, a, 1)),
+            ],
+            axis=2,
+        )
+        canvases = self.build_canvases(ctx, acts, blank_target=True).reshape(
+            m * a, *self.layout.shape
+        )
+        frames, _ = self.predict_canvases(canvases)
+        return frames.reshape(m, a, *self.frame_shape)
+
+    # ------------------------------------------------------------------ online loop
+
+    def prepare(self, observation: Observation) -> np.ndarray:
+        """The observation's primary image as a model frame ``(h, w, 3)`` uint8."""
+        if "image" not in observation:
+            raise DataError(
+                f"the canvas world model needs observation['image']; the robot gives {sorted(observation)}"
+            )
+        try:
+            return prepare_frame(observation["image"], self.frame_shape[:2])
+        except ValueError as e:
+            raise DataError(f"observation['image']: {e}") from None
+
+    def observe(self, observation: Observation) -> tuple[float | None, float | None, bool]:
+        """Steps 1-2 of an iteration: add the frame, score the pending prediction, maybe train.
+
+        Returns ``(pred_error, loss, trained)``.
+        """
+        frame = self.prepare(observation)
+        t = self.history.append(frame)
+        pred_error = None
+        if self.prediction is not None:
+            pred_error = float(np.mean((self.prediction - frame.astype(np.float32) / 255.0) ** 2))
+        self.prediction = None
+        loss, trained = None, False
+        k = self.layout.slots
+        if self.normalizer is None and len(self.history) >= self.trainer.normalizer_frames:
+            self.fit_normalizer(self.history.frames[: len(self.history)])
+        if self.history.window_ok(t, k):
+            frames, acts = self.history.window(t, k)
+            self.seen_pairs.add(pair_key(frames[-2], int(acts[-2])))
+        if self.normalizer is not None and self.history.window_ok(t, k):
+            if pred_error is None or pred_error >= self.trainer.skip_threshold:
+                batch, ends = self._replay_batch(t)
+                metrics, pred0 = self.train_batch(
+                    batch,
+                    self.iteration,
+                    f"iteration {self.iteration}, canvases ending at frames {ends}",
+                )
+                loss, trained = metrics["loss"], True
+                self._last_metrics = metrics
+                if self.track_visuals:
+                    self._update_visuals(self.build_canvases(frames, acts[:-1]), pred0)
+            else:
+                self.skipped += 1
+        if self.track_visuals:
+            self.visual.actual_frame = frame
+        return pred_error, loss, trained
+
+    def act(self, action: Action) -> np.ndarray | None:
+        """Step 3 of an iteration: record the action taken after the newest frame and predict the
+        next frame under it (None while the history is too short)."""
+        index = action_index(self.actions, action)
+        self.history.set_action(index)
+        self.action_log.append(index)
+        t = self.history.count - 1
+        k = self.layout.slots
+        if self.normalizer is None or not self.history.window_ok(t, k - 1, last_action=True):
+            return None
+        frames, acts = self.history.window(t, k - 1)
+        canvas = self.build_canvases(frames, acts, blank_target=True)
+        predicted, _ = self.predict_canvases(canvas[None], batch_size=1)
+        self.prediction = predicted[0]
+        if self.track_visuals:
+            self.visual.predicted_frame = _to_uint8(self.prediction)
+        return self.prediction
+
+    def step(
+        self,
+        robot: Robot,
+        selector: Callable[[Observation], Action],
+    ) -> StepInfo:
+        """One full iteration: observe → score → train → select → predict → execute."""
+        start = time.perf_counter()
+        observation = robot.get_observation()
+        pred_error, loss, trained = self.observe(observation)
+        action = selector(observation)
+        self.act(action)
+        robot.execute_action(action)
+        self.iteration += 1
+        extra = {}
+        if trained:
+            extra = {k: v for k, v in self._last_metrics.items() if k != "loss"}
+        return StepInfo(
+            self.iteration,
+            pred_error,
+            loss,
+            trained,
+            action,
+            self.action_log[-1],
+            time.perf_counter() - start,
+            extra,
+        )
+
+    def run(
+        self,
+        robot: Robot,
+        selector: Callable[[Observation], Action],
+        steps: int | None = None,
+        callback: Callable[[StepInfo, CanvasWorldModel], bool | None] | None = None,
+    ) -> int:
+        """The main loop: :meth:`step` until ``steps`` iterations (None: forever), the robot or
+        selector is exhausted, or ``callback(info, model)`` returns True (a UI's stop button).
+        Returns the number of iterations run. ``sensorimotor run`` wraps this with logging,
+        checkpoints and the report (:mod:`sensorimotor.train.canvas`)."""
+        from sensorimotor.robots.interface import Exhausted
+
+        done = 0
+        try:
+            while steps is None or done < steps:
+                info = self.step(robot, selector)
+                done += 1
+                if callback is not None and callback(info, self):
+                    break
+        except Exhausted:
+            pass
+        return done
+
+    def _replay_batch(self, newest: int) -> tuple[np.ndarray, list[int]]:
+        """The newest canvas plus ``batch_size - 1`` canvases drawn from the history (seeded by the
+        train step, so a resumed run draws the same ones); see :func:`sample_balanced`."""
+        k = self.layout.slots
+        ends = [newest]
+        extra = self.trainer.batch_size - 1
+        if extra:
+            valid = self.history.valid_ends()
+            switch = None
+            if k >= 3 and self.trainer.switch_fraction:
+                cap = self.history.capacity
+                acts = self.history.actions
+                switch = acts[(valid - 1) % cap] != acts[(valid - 2) % cap]
+            rng = np_rng(self.seed, "replay", self.train_steps)
+            picks = sample_balanced(rng, len(valid), extra, switch, self.trainer.switch_fraction)
+            ends += list(valid[picks])
+        frames = np.empty((len(ends), k, *self.frame_shape), np.uint8)
+        acts = np.empty((len(ends), k), np.int32)
+        for i, t in enumerate(ends):
+            frames[i], acts[i] = self.history.window(int(t), k)
+        return self.build_canvases(frames, acts[:, :-1]), [int(t) for t in ends]
+
+    def _update_visuals(self, canvas: np.ndarray, pred_patches: np.ndarray) -> None:
+        layout = self.layout
+        image = unpatchify(  # NumPy in, NumPy out: no device round trip
+            np.asarray(pred_patches)[None],
+            layout.patch_size,
+            layout.canvas_height,
+            layout.canvas_width,
+        )
+        inpainted = _to_uint8(image[0])
+        self.visual.canvas = canvas
+        self.visual.mask_overlay = layout.mask_overlay(canvas)
+        self.visual.inpainted = inpainted
+        self.visual.composite = layout.with_target(canvas, layout.target(inpainted))
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume: params, optimiser state, history, pending prediction,
+        counters, actions taken and the (frame, action) pairs seen (as a pytree of arrays)."""
+        pairs = np.fromiter(sorted(self.seen_pairs), np.uint64, len(self.seen_pairs))
+        norm = self.normalizer
+        return {
+            "normalizer": {
+                "fitted": np.asarray(norm is not None, np.int8),
+                "shift": np.zeros(3, np.float32) if norm is None else np.asarray(norm.shift),
+                "scale": np.ones(3, np.float32) if norm is None else np.asarray(norm.scale),
+            },
+            "params": named_leaves(self.params),
+            "opt_state": named_leaves(self.opt_state),
+            "history": self.history.state_dict(),
+            "online": {
+                "iteration": np.asarray(self.iteration, np.int64),
+                "train_steps": np.asarray(self.train_steps, np.int64),
+                "skipped": np.asarray(self.skipped, np.int64),
+                "has_prediction": np.asarray(self.prediction is not None, np.int8),
+                "prediction": np.zeros(self.frame_shape, np.float32)
+                if self.prediction is None
+                else self.prediction,
+                # orbax cannot store empty arrays: keep a leading sentinel.
+                "actions": np.asarray([-1, *self.action_log], np.int32),
+                "pairs": np.concatenate([np.zeros(1, np.uint64), pairs]),
+            },
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore from :meth:`state_dict` output (as read back from a checkpoint)."""
+        self.params = load_named_leaves(self.params, state["params"], "params")
+        self.opt_state = load_named_leaves(self.opt_state, state["opt_state"], "optimiser state")
+        self.history.load_state_dict(state["history"])
+        norm = state["normalizer"]
+        self.normalizer = (
+            Normalizer.from_dict({"kind": "zscore", "shift": norm["shift"], "scale": norm["scale"]})
+            if bool(norm["fitted"])
+            else None
+        )
+        online = state["online"]
+        self.iteration = int(online["iteration"])
+        self.train_steps = int(online["train_steps"])
+        self.skipped = int(online["skipped"])
+        self.prediction = (
+            np.asarray(online["prediction"], np.float32) if bool(online["has_prediction"]) else None
+        )
+        self.action_log = [int(a) for a in np.asarray(online["actions"])[1:]]
+        self.seen_pairs = {int(p) for p in np.asarray(online["pairs"])[1:]}
+
+
+def sample_balanced(
+    rng: np.random.Generator, count: int, n: int, switch: np.ndarray | None, fraction: float
+) -> np.ndarray:
+    """``n`` indices into ``count`` candidates: ``round(fraction * n)`` of them drawn among those
+    where ``switch`` is True (the canvas's last action differs from the one before), the rest
+    uniformly.
+
+    Selectors that hold actions for several steps make the last action predictable from the earlier
+    ones; a model trained on such data leans on that and ignores the last separator. Drawing action
+    switches more often takes that shortcut away. Without candidates of both kinds (or with
+    ``fraction`` 0) the draw is uniform.
+    """
+    if switch is None or not fraction or not switch.any() or switch.all():
+        return rng.integers(0, count, n)
+    switches = np.flatnonzero(switch)
+    m = int(round(fraction * n))
+    return np.concatenate(
+        [switches[rng.integers(0, len(switches), m)], rng.integers(0, count, n - m)]
+    )
+
+
+def pair_key(frame: np.ndarray, action: int) -> int:
+    """A 64-bit key of a (frame, action) pair: identical frames under the same action collide."""
+    import hashlib
+
+    digest = hashlib.blake2b(np.ascontiguousarray(frame).tobytes(), digest_size=8)
+    digest.update(int(action).to_bytes(4, "little", signed=True))
+    return int.from_bytes(digest.digest(), "little")
+
+
+def named_leaves(tree: Any) -> dict[str, np.ndarray]:
+    """A pytree as ``{"path.to.leaf": array}`` (readable checkpoint keys; restored by path)."""
+    out = {}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        out[_path_name(path)] = np.asarray(leaf)
+    return out
+
+
+def load_named_leaves(template: Any, named: dict[str, Any], what: str) -> Any:
+    """``template`` with every leaf replaced by ``named[path]``; a clear error on any mismatch."""
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
+    names = [_path_name(p) for p, _ in leaves]
+    missing = sorted(set(names) - set(named))
+    extra = sorted(set(named) - set(names))
+    if missing or extra:
+        raise DataError(
+            f"checkpoint {what} do not match the model config: missing {missing[:3]}, unexpected {extra[:3]}"
+        )
+    new = []
+    for name, (_, leaf) in zip(names, leaves, strict=True):
+        value = np.asarray(named[name])
+        if value.shape != np.shape(leaf):
+            raise DataError(
+                f"checkpoint {what} {name} has shape {value.shape}, the model expects {np.shape(leaf)}"
+            )
+        new.append(jnp.asarray(value, dtype=jnp.asarray(leaf).dtype))
+    return jax.tree_util.tree_unflatten(treedef, new)
+
+
+def _path_name(path: tuple) -> str:
+    parts = []
+    for key in path:
+        for attr in ("key", "name", "idx"):
+            if hasattr(key, attr):
+                parts.append(str(getattr(key, attr)))
+                break
+        else:
+            parts.append(str(key))
+    if len(parts) > 1 and parts[-1] == "value":  # NNX variables: "encoder.norm.scale.value"
+        parts.pop()
+    return ".".join(parts) or "value"
+
+
+def _to_uint8(frame: np.ndarray) -> np.ndarray:
+    return (np.clip(frame, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
