@@ -6,6 +6,7 @@ environment step (env steps/s with the agent acting are reported as a fraction o
 
     python benchmarks/rl.py              # everything (a few minutes on 2 CPU cores)
     python benchmarks/rl.py --quick      # fewer repeats
+    python benchmarks/rl.py --only env   # one part: updates, latency or env
 """
 
 from __future__ import annotations
@@ -226,21 +227,26 @@ def bench_env(repeat: int) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", choices=["updates", "latency", "env"], help="run one part")
     args = parser.parse_args()
     repeat = 5 if args.quick else 15
+    parts = [args.only] if args.only else ["updates", "latency", "env"]
     start = time.time()
-    peak = matmul_peak_flops()
     print("machine:", machine_info())
-    print(f"baseline: float32 matmul peak {peak / 1e9:.1f} GFLOP/s\n")
-    print("## agent updates")
-    print_rows(bench_updates(repeat, peak))
-    print("\n## latency")
-    print_rows(bench_latency(repeat), ["case", "ms/action (median)", "min", "vs 1 step"])
-    print("\n## environment steps/s (fraction of the bare env rate)")
-    print_rows(
-        bench_env(repeat),
-        ["task", "bare env", "SAC", "diffusion BC (10 DDIM steps)", "TD-MPC2 1M (planning)"],
-    )
+    if "updates" in parts:
+        peak = matmul_peak_flops()
+        print(f"baseline: float32 matmul peak {peak / 1e9:.1f} GFLOP/s\n")
+        print("## agent updates")
+        print_rows(bench_updates(repeat, peak))
+    if "latency" in parts:
+        print("\n## latency")
+        print_rows(bench_latency(repeat), ["case", "ms/action (median)", "min", "vs 1 step"])
+    if "env" in parts:
+        print("\n## environment steps/s (fraction of the bare env rate)")
+        print_rows(
+            bench_env(repeat),
+            ["task", "bare env", "SAC", "diffusion BC (10 DDIM steps)", "TD-MPC2 1M (planning)"],
+        )
     print(f"\n(total {time.time() - start:.0f} s; load now {machine_info()['load_1min']})")
 
 
