@@ -48,3 +48,19 @@ def test_wandb_offline_mirror(tmp_path, monkeypatch):
     tracker.close()
     assert any((tmp_path / "wandb").glob("offline-run-*"))
     assert read_metrics(tmp_path)[0]["loss"] == 2.0
+
+
+def test_reopened_tracker_continues_time_and_drops_a_torn_line(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text(json.dumps({"step": 0, "time": 120.0}) + "\n" + '{"step": 1, "ti')
+    with Tracker(tmp_path) as tracker:
+        tracker.log({"loss": 0.5}, step=2)
+    records = read_metrics(path)
+    assert [r["step"] for r in records] == [0, 2]
+    assert 120.0 <= records[1]["time"] < 180.0
+
+
+def test_new_tracker_starts_time_at_zero(tmp_path):
+    with Tracker(tmp_path) as tracker:
+        tracker.log({"loss": 0.5}, step=0)
+    assert read_metrics(tmp_path / "metrics.jsonl")[0]["time"] < 60.0

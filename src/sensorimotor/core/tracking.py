@@ -20,6 +20,11 @@ WandbMode = Literal["off", "auto", "online", "offline"]
 class Tracker:
     """Appends one JSON line per :meth:`log` call; mirrors to Weights & Biases when asked.
 
+    Each line holds ``step``, ``time`` (seconds of the run so far) and the metrics. Opening a
+    tracker on a run that already has metrics (a resumed run) continues ``time`` from the last
+    complete line, so the column counts the run's working time across resumes; a last line torn
+    by a crash is dropped first.
+
     ``wandb="auto"`` uses W&B when it is installed: online with an API key, offline without one.
     ``WANDB_MODE=disabled`` in the environment turns the mirror off whatever the setting.
     """
@@ -35,8 +40,8 @@ class Tracker:
             run_dir.metrics_path if isinstance(run_dir, RunDir) else Path(run_dir) / "metrics.jsonl"
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._start = time.time() - _reopen_point(self.path)
         self._file = self.path.open("a", buffering=1)
-        self._start = time.time()
         self._wandb_run = _start_wandb(wandb, project, self.path.parent, config)
 
     def log(self, metrics: Mapping[str, Any], step: int) -> None:
@@ -61,6 +66,33 @@ class Tracker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _reopen_point(path: Path, tail_bytes: int = 65536) -> float:
+    """Prepare ``path`` for appending; return the ``time`` of its last complete line (0 if none).
+
+    A line torn by a crash (no final newline) is cut off, so that the next line does not glue
+    onto it and turn it into a corrupt line in the middle of the file.
+    """
+    if not path.is_file():
+        return 0.0
+    with path.open("r+b") as f:
+        size = f.seek(0, os.SEEK_END)
+        start = f.seek(max(0, size - tail_bytes))
+        tail = f.read()
+        if tail and not tail.endswith(b"\n"):
+            cut = tail.rfind(b"\n") + 1
+            if cut or start == 0:
+                f.truncate(start + cut)
+                tail = tail[:cut]
+    for line in reversed(tail.splitlines()):
+        try:
+            value = json.loads(line).get("time")
+        except (ValueError, AttributeError):
+            continue  # the cut first line of the tail
+        if isinstance(value, int | float):
+            return float(value)
+    return 0.0
 
 
 def _json_number(value: Any) -> Any:
