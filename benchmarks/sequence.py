@@ -93,7 +93,7 @@ def loading(clips: Path | None, batches: int = 200) -> list[dict]:
 
     tmp = None
     if clips is None or not clips.is_dir():
-        from sensorimotor.data.clips.generate import make_clips
+        from sensorimotor.sequence.clipgen import make_clips
 
         tmp = tempfile.TemporaryDirectory()
         clips = Path(tmp.name)

@@ -28,8 +28,8 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 from common import machine_info, print_rows  # noqa: E402
 
+from sensorimotor.robots.mujoco import MujocoRobot  # noqa: E402
 from sensorimotor.sim.render import Renderer  # noqa: E402
-from sensorimotor.sim.robot import MujocoRobot  # noqa: E402
 from sensorimotor.sim.scenes import load_scene, reset_data  # noqa: E402
 
 

@@ -45,14 +45,43 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
+def _gl_problem() -> str | None:
+    """Why offscreen rendering is impossible here, or None when a tiny render works."""
+    try:
+        import mujoco
+
+        from sensorimotor.sim.render import Renderer
+    except ImportError as e:
+        return f"MuJoCo is not installed ({e})"
+    from sensorimotor.core.errors import UserError
+
+    model = mujoco.MjModel.from_xml_string(
+        '<mujoco><worldbody><camera name="c" pos="0 0 1"/><geom size="0.1"/></worldbody></mujoco>'
+    )
+    try:
+        with Renderer(model, 8, 8) as renderer:
+            renderer.render(mujoco.MjData(model), "c")
+    except UserError as e:
+        return str(e)
+    return None
+
+
+@pytest.fixture
+def gl(_gl_problem: str | None) -> None:
+    """Use in tests that render: skips them when no GL backend (EGL/OSMesa) is available."""
+    if _gl_problem:
+        pytest.skip(f"no OpenGL backend for offscreen rendering: {_gl_problem}")
+
+
+@pytest.fixture(scope="session")
 def tiny_clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny real clip set (MuJoCo rodent + intention VAE), made once per test session."""
     pytest.importorskip("mujoco")
-    from sensorimotor.data.clips.generate import make_dataset
-    from sensorimotor.data.clips.intention import IntentionConfig
+    from sensorimotor.sequence.clipgen import generate_clips
+    from sensorimotor.sequence.intention import IntentionConfig
 
     out = tmp_path_factory.mktemp("clips") / "tiny"
-    make_dataset(
+    generate_clips(
         out,
         n_clips=6,
         steps=40,

@@ -93,7 +93,7 @@ def test_corrupt_and_misshaped_clips_name_file_and_key(tiny_clips: Path, tmp_pat
 
 
 def test_existing_clips_are_never_overwritten(tiny_clips: Path) -> None:
-    from sensorimotor.data.clips.generate import make_clips
+    from sensorimotor.sequence.clipgen import make_clips
 
     with pytest.raises(DataError, match="already holds 6 clips"):
         make_clips(tiny_clips, n_clips=1, steps=5, workers=1, progress=False)

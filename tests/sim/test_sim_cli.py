@@ -90,7 +90,7 @@ def test_sim_view_without_display(
 def test_viewer_module_is_not_imported_by_the_rest() -> None:
     code = (
         "import sys\n"
-        "import sensorimotor.sim.viewer, sensorimotor.sim.render, sensorimotor.sim.robot\n"
+        "import sensorimotor.sim.viewer, sensorimotor.sim.render, sensorimotor.robots.mujoco\n"
         "import sensorimotor.sim.checks, sensorimotor.sim.lint, sensorimotor.cli.sim\n"
         "print('mujoco.viewer' in sys.modules)\n"
     )

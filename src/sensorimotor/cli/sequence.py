@@ -92,14 +92,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _clips_make(args: argparse.Namespace) -> int:
     from sensorimotor.core.config import apply_overrides, config_from_dict
-    from sensorimotor.data.clips.generate import make_dataset
-    from sensorimotor.data.clips.intention import IntentionConfig
-    from sensorimotor.data.clips.rodent import RodentSimConfig
+    from sensorimotor.sequence.clipgen import generate_clips
+    from sensorimotor.sequence.intention import IntentionConfig
+    from sensorimotor.sim.rodent import RodentSimConfig
 
     cfg = apply_overrides(ClipsMakeConfig(), args.overrides)
     sim = config_from_dict(RodentSimConfig, cfg.sim)
     intention = config_from_dict(IntentionConfig, {"seed": cfg.seed, **cfg.intention})
-    summary = make_dataset(
+    summary = generate_clips(
         cfg.out,
         n_clips=cfg.n_clips,
         steps=cfg.steps,

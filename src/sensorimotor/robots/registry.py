@@ -8,8 +8,8 @@ ROBOTS = Registry(
     "robot",
     {
         "toroidal_dot": "sensorimotor.robots.toroidal_dot:ToroidalDotConfig",
-        "mujoco": "sensorimotor.sim.robot:MujocoRobotConfig",
-        "dm_control": "sensorimotor.sim.dm_control_robot:DmControlRobotConfig",
+        "mujoco": "sensorimotor.robots.mujoco:MujocoRobotConfig",
+        "dm_control": "sensorimotor.robots.dm_control:DmControlRobotConfig",
     },
 )
 

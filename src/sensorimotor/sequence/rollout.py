@@ -17,7 +17,7 @@ import numpy as np
 
 from sensorimotor.core.errors import DataError
 from sensorimotor.data.clips.format import Clip, read_clip
-from sensorimotor.data.clips.rodent import RodentSimConfig, RodentTracker
+from sensorimotor.sim.rodent import RodentSimConfig, RodentTracker
 
 Policy = Callable[[np.ndarray, int], np.ndarray]
 

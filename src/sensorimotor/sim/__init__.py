@@ -1,4 +1,4 @@
-"""MuJoCo simulation tooling: scenes, linting, headless rendering, checks, robots.
+"""MuJoCo simulation tooling: scenes, linting, headless rendering, checks, the rodent simulator.
 
 Importing this package picks the OpenGL backend (see :mod:`sensorimotor.sim.gl`) before MuJoCo
 is imported. The main entry points are re-exported lazily:
@@ -6,7 +6,10 @@ is imported. The main entry points are re-exported lazily:
 - :func:`load_scene`, :func:`resolve_scene_path`, :func:`resolve_robot_path`, :func:`available_scenes`
 - :class:`RenderConfig`, :func:`render_frame`, :func:`render_trajectory`, :func:`save_video`,
   :func:`save_sample_frames`
-- :func:`lint_paths`, :func:`validate_scene`, :class:`MujocoRobot`, :func:`make_dm_control_env`
+- :func:`lint_paths`, :func:`validate_scene`, :func:`make_dm_control_env`
+- :class:`RodentSimConfig`, :class:`RodentTracker` (the MuJoCo rodent that makes motion clips)
+
+The MuJoCo and dm_control *robots* live one layer up, in :mod:`sensorimotor.robots`.
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ _EXPORTS = {
     "save_video": "render",
     "lint_paths": "lint",
     "validate_scene": "checks",
-    "MujocoRobot": "robot",
-    "MujocoRobotConfig": "robot",
+    "RodentSimConfig": "rodent",
+    "RodentTracker": "rodent",
     "make_dm_control_env": "dm_control_env",
 }
 

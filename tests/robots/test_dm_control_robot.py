@@ -11,9 +11,9 @@ pytest.importorskip("dm_control")
 
 from sensorimotor.core.config import load_config  # noqa: E402
 from sensorimotor.core.errors import ConfigError  # noqa: E402
+from sensorimotor.robots.dm_control import DmControlRobotConfig  # noqa: E402
 from sensorimotor.robots.interface import Box  # noqa: E402
 from sensorimotor.robots.runner import RecordJobConfig  # noqa: E402
-from sensorimotor.sim.dm_control_robot import DmControlRobotConfig  # noqa: E402
 
 
 @pytest.mark.usefixtures("gl")

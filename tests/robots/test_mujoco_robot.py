@@ -14,8 +14,8 @@ pytest.importorskip("mujoco")
 from sensorimotor.core.config import load_config  # noqa: E402
 from sensorimotor.core.errors import ConfigError  # noqa: E402
 from sensorimotor.robots.interface import Box, action_space_to_json  # noqa: E402
+from sensorimotor.robots.mujoco import MujocoRobot, MujocoRobotConfig  # noqa: E402
 from sensorimotor.robots.runner import RecordJobConfig  # noqa: E402
-from sensorimotor.sim.robot import MujocoRobot, MujocoRobotConfig  # noqa: E402
 
 SMALL = dict(width=64, height=48)
 

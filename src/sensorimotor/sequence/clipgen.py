@@ -1,4 +1,5 @@
-"""Generate rodent tracking clips in parallel worker processes (``sensorimotor clips make``)."""
+"""Make a motion-clip set (``sensorimotor clips make``): simulate rodent tracking clips in parallel
+worker processes, then fit the intention VAE on them and write ``/latent_mean`` into each clip."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ from tqdm import tqdm
 
 from sensorimotor.core.errors import DataError
 from sensorimotor.data.clips.format import clip_paths, read_clip, update_clip, write_clip
-from sensorimotor.data.clips.intention import (
+from sensorimotor.sequence.intention import (
     IntentionConfig,
     encode_clip,
     save_intention,
     train_intention,
 )
-from sensorimotor.data.clips.rodent import (
+from sensorimotor.sim.rodent import (
     REGIMES,
     RodentSimConfig,
     make_clip_arrays,
@@ -98,7 +99,7 @@ def make_clips(
     return results
 
 
-def make_dataset(
+def generate_clips(
     out_dir: str | Path,
     *,
     n_clips: int,
