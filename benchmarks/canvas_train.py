@@ -141,8 +141,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=None, help="batch size of both rows")
     args = parser.parse_args()
 
+    from sensorimotor.core.jaxcache import enable_compilation_cache
     from sensorimotor.nn.vit import MAEConfig
-    from sensorimotor.train.canvas import enable_compilation_cache, load_run_config
+    from sensorimotor.train.canvas import load_run_config
     from sensorimotor.worldmodels.canvas import CanvasLayout
 
     enable_compilation_cache()

@@ -57,7 +57,7 @@ def test_held_out_set_drops_pairs_seen_in_training(tiny):
     n = len(full)
     assert full.context.shape == (n, 2, 16, 16, 3) and full.actions.shape == (n, 2)
     np.testing.assert_array_equal(full.targets[0], frames[2])
-    from sensorimotor.worldmodels.model import pair_key
+    from sensorimotor.worldmodels.replay import pair_key
 
     seen = {pair_key(frames[t - 1], actions[t - 1]) for t in range(2, 20)}
     held = HeldOutSet.from_frames(frames, actions, 3, seen)

@@ -74,9 +74,9 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from sensorimotor.train.canvas import evaluate_run
+    from sensorimotor.train.canvas import evaluate_canvas_run
 
-    result = evaluate_run(args.run_dir, args.sessions, args.sessions_root, args.max_canvases)
+    result = evaluate_canvas_run(args.run_dir, args.sessions, args.sessions_root, args.max_canvases)
     if args.json:
         print(json.dumps(result, indent=2, default=float))
     else:

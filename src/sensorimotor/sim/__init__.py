@@ -14,9 +14,7 @@ The MuJoCo and dm_control *robots* live one layer up, in :mod:`sensorimotor.robo
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from sensorimotor.core.lazy import lazy_exports
 from sensorimotor.sim.gl import configure_gl_backend
 
 configure_gl_backend()
@@ -44,8 +42,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"sensorimotor.sim.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'sensorimotor.sim' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,7 +1,9 @@
 """The canvas world model: an MAE ViT that inpaints the next frame on a canvas, trained online.
 
-:class:`CanvasWorldModel` owns the network parameters, the AdamW state, the recent history and the
-online loop. One iteration of :meth:`CanvasWorldModel.step`:
+:class:`CanvasWorldModel` owns the network parameters, the AdamW state and the recent history; its
+online loop (:mod:`sensorimotor.worldmodels.online`) and the replay sampling
+(:mod:`sensorimotor.worldmodels.replay`) live beside it. One iteration of
+:meth:`CanvasWorldModel.step`:
 
 1. observe the robot's frame and score the previous prediction against it;
 2. train one step on the newest canvas (plus replayed canvases from the history), unless the
@@ -16,9 +18,6 @@ prediction, counters, the actions taken).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import jax
@@ -30,12 +29,25 @@ from flax import nnx
 from sensorimotor.core.errors import ConfigError, DataError
 from sensorimotor.core.normalize import Normalizer
 from sensorimotor.core.numerics import check_finite
-from sensorimotor.core.rng import derive_seed, np_rng
+from sensorimotor.core.rng import derive_seed
 from sensorimotor.nn.vit import MAEConfig, MaskedAutoencoderViT, per_patch_mse, unpatchify
-from sensorimotor.robots.interface import Action, ActionSpace, Box, Observation, Robot, action_index
-from sensorimotor.worldmodels.canvas import CanvasLayout, action_palette, prepare_frame
+from sensorimotor.robots.interface import Action, ActionSpace, Box
+from sensorimotor.worldmodels.canvas import CanvasLayout, action_palette
 from sensorimotor.worldmodels.config import CanvasModelConfig, CanvasTrainerConfig
 from sensorimotor.worldmodels.history import FrameHistory
+from sensorimotor.worldmodels.online import CanvasVisualState, OnlineLoop, StepInfo
+from sensorimotor.worldmodels.replay import pair_key, sample_balanced
+
+__all__ = [
+    "CanvasWorldModel",
+    "CanvasVisualState",
+    "StepInfo",
+    "discrete_actions",
+    "lr_schedule",
+    "make_optimizer",
+    "pair_key",
+    "sample_balanced",
+]
 
 
 def discrete_actions(space: ActionSpace, who: str = "the canvas world model") -> list[Action]:
@@ -84,35 +96,9 @@ def make_optimizer(
     return optax.chain(*parts), schedule
 
 
-@dataclass
-class CanvasVisualState:
-    """What a UI shows: the newest training canvas, its mask overlay, the model's inpainting of it,
-    the composite (visible canvas + inpainted target) and the predicted next frame."""
-
-    canvas: np.ndarray | None = None  # (H, W, 3) uint8
-    mask_overlay: np.ndarray | None = None  # (H, W, 3) uint8
-    inpainted: np.ndarray | None = None  # (H, W, 3) uint8, every patch as the decoder predicts it
-    composite: np.ndarray | None = None  # (H, W, 3) uint8
-    predicted_frame: np.ndarray | None = None  # (h, w, 3) uint8, the prediction for the next frame
-    actual_frame: np.ndarray | None = None  # (h, w, 3) uint8, the newest observed frame
-
-
-@dataclass
-class StepInfo:
-    """One online iteration, as passed to the callback."""
-
-    iteration: int
-    pred_error: float | None  # MSE of the previous prediction against the new frame (None: none)
-    loss: float | None  # train loss on the newest batch (None: skipped or no canvas yet)
-    trained: bool
-    action: Action | None
-    action_index: int | None
-    seconds: float
-    extra: dict[str, float] = field(default_factory=dict)
-
-
-class CanvasWorldModel:
-    """MAE canvas world model + AdamW + recent history + the online loop (see the module doc)."""
+class CanvasWorldModel(OnlineLoop):
+    """MAE canvas world model + AdamW + recent history; the online loop comes from
+    :class:`~sensorimotor.worldmodels.online.OnlineLoop` (see the module doc)."""
 
     def __init__(
         self,
@@ -379,160 +365,6 @@ class CanvasWorldModel:
         frames, _ = self.predict_canvases(canvases)
         return frames.reshape(m, a, *self.frame_shape)
 
-    # ------------------------------------------------------------------ online loop
-
-    def prepare(self, observation: Observation) -> np.ndarray:
-        """The observation's primary image as a model frame ``(h, w, 3)`` uint8."""
-        if "image" not in observation:
-            raise DataError(
-                f"the canvas world model needs observation['image']; the robot gives {sorted(observation)}"
-            )
-        try:
-            return prepare_frame(observation["image"], self.frame_shape[:2])
-        except ValueError as e:
-            raise DataError(f"observation['image']: {e}") from None
-
-    def observe(self, observation: Observation) -> tuple[float | None, float | None, bool]:
-        """Steps 1-2 of an iteration: add the frame, score the pending prediction, maybe train.
-
-        Returns ``(pred_error, loss, trained)``.
-        """
-        frame = self.prepare(observation)
-        t = self.history.append(frame)
-        pred_error = None
-        if self.prediction is not None:
-            pred_error = float(np.mean((self.prediction - frame.astype(np.float32) / 255.0) ** 2))
-        self.prediction = None
-        loss, trained = None, False
-        k = self.layout.slots
-        if self.normalizer is None and len(self.history) >= self.trainer.normalizer_frames:
-            self.fit_normalizer(self.history.frames[: len(self.history)])
-        if self.history.window_ok(t, k):
-            frames, acts = self.history.window(t, k)
-            self.seen_pairs.add(pair_key(frames[-2], int(acts[-2])))
-        if self.normalizer is not None and self.history.window_ok(t, k):
-            if pred_error is None or pred_error >= self.trainer.skip_threshold:
-                batch, ends = self._replay_batch(t)
-                metrics, pred0 = self.train_batch(
-                    batch,
-                    self.iteration,
-                    f"iteration {self.iteration}, canvases ending at frames {ends}",
-                )
-                loss, trained = metrics["loss"], True
-                self._last_metrics = metrics
-                if self.track_visuals:
-                    self._update_visuals(self.build_canvases(frames, acts[:-1]), pred0)
-            else:
-                self.skipped += 1
-        if self.track_visuals:
-            self.visual.actual_frame = frame
-        return pred_error, loss, trained
-
-    def act(self, action: Action) -> np.ndarray | None:
-        """Step 3 of an iteration: record the action taken after the newest frame and predict the
-        next frame under it (None while the history is too short)."""
-        index = action_index(self.actions, action)
-        self.history.set_action(index)
-        self.action_log.append(index)
-        t = self.history.count - 1
-        k = self.layout.slots
-        if self.normalizer is None or not self.history.window_ok(t, k - 1, last_action=True):
-            return None
-        frames, acts = self.history.window(t, k - 1)
-        canvas = self.build_canvases(frames, acts, blank_target=True)
-        predicted, _ = self.predict_canvases(canvas[None], batch_size=1)
-        self.prediction = predicted[0]
-        if self.track_visuals:
-            self.visual.predicted_frame = _to_uint8(self.prediction)
-        return self.prediction
-
-    def step(
-        self,
-        robot: Robot,
-        selector: Callable[[Observation], Action],
-    ) -> StepInfo:
-        """One full iteration: observe → score → train → select → predict → execute."""
-        start = time.perf_counter()
-        observation = robot.get_observation()
-        pred_error, loss, trained = self.observe(observation)
-        action = selector(observation)
-        self.act(action)
-        robot.execute_action(action)
-        self.iteration += 1
-        extra = {}
-        if trained:
-            extra = {k: v for k, v in self._last_metrics.items() if k != "loss"}
-        return StepInfo(
-            self.iteration,
-            pred_error,
-            loss,
-            trained,
-            action,
-            self.action_log[-1],
-            time.perf_counter() - start,
-            extra,
-        )
-
-    def run(
-        self,
-        robot: Robot,
-        selector: Callable[[Observation], Action],
-        steps: int | None = None,
-        callback: Callable[[StepInfo, CanvasWorldModel], bool | None] | None = None,
-    ) -> int:
-        """The main loop: :meth:`step` until ``steps`` iterations (None: forever), the robot or
-        selector is exhausted, or ``callback(info, model)`` returns True (a UI's stop button).
-        Returns the number of iterations run. ``sensorimotor run`` wraps this with logging,
-        checkpoints and the report (:mod:`sensorimotor.train.canvas`)."""
-        from sensorimotor.robots.interface import Exhausted
-
-        done = 0
-        try:
-            while steps is None or done < steps:
-                info = self.step(robot, selector)
-                done += 1
-                if callback is not None and callback(info, self):
-                    break
-        except Exhausted:
-            pass
-        return done
-
-    def _replay_batch(self, newest: int) -> tuple[np.ndarray, list[int]]:
-        """The newest canvas plus ``batch_size - 1`` canvases drawn from the history (seeded by the
-        train step, so a resumed run draws the same ones); see :func:`sample_balanced`."""
-        k = self.layout.slots
-        ends = [newest]
-        extra = self.trainer.batch_size - 1
-        if extra:
-            valid = self.history.valid_ends()
-            switch = None
-            if k >= 3 and self.trainer.switch_fraction:
-                cap = self.history.capacity
-                acts = self.history.actions
-                switch = acts[(valid - 1) % cap] != acts[(valid - 2) % cap]
-            rng = np_rng(self.seed, "replay", self.train_steps)
-            picks = sample_balanced(rng, len(valid), extra, switch, self.trainer.switch_fraction)
-            ends += list(valid[picks])
-        frames = np.empty((len(ends), k, *self.frame_shape), np.uint8)
-        acts = np.empty((len(ends), k), np.int32)
-        for i, t in enumerate(ends):
-            frames[i], acts[i] = self.history.window(int(t), k)
-        return self.build_canvases(frames, acts[:, :-1]), [int(t) for t in ends]
-
-    def _update_visuals(self, canvas: np.ndarray, pred_patches: np.ndarray) -> None:
-        layout = self.layout
-        image = unpatchify(  # NumPy in, NumPy out: no device round trip
-            np.asarray(pred_patches)[None],
-            layout.patch_size,
-            layout.canvas_height,
-            layout.canvas_width,
-        )
-        inpainted = _to_uint8(image[0])
-        self.visual.canvas = canvas
-        self.visual.mask_overlay = layout.mask_overlay(canvas)
-        self.visual.inpainted = inpainted
-        self.visual.composite = layout.with_target(canvas, layout.target(inpainted))
-
     # ------------------------------------------------------------------ checkpoints
 
     def state_dict(self) -> dict[str, Any]:
@@ -585,36 +417,6 @@ class CanvasWorldModel:
         self.seen_pairs = {int(p) for p in np.asarray(online["pairs"])[1:]}
 
 
-def sample_balanced(
-    rng: np.random.Generator, count: int, n: int, switch: np.ndarray | None, fraction: float
-) -> np.ndarray:
-    """``n`` indices into ``count`` candidates: ``round(fraction * n)`` of them drawn among those
-    where ``switch`` is True (the canvas's last action differs from the one before), the rest
-    uniformly.
-
-    Selectors that hold actions for several steps make the last action predictable from the earlier
-    ones; a model trained on such data leans on that and ignores the last separator. Drawing action
-    switches more often takes that shortcut away. Without candidates of both kinds (or with
-    ``fraction`` 0) the draw is uniform.
-    """
-    if switch is None or not fraction or not switch.any() or switch.all():
-        return rng.integers(0, count, n)
-    switches = np.flatnonzero(switch)
-    m = int(round(fraction * n))
-    return np.concatenate(
-        [switches[rng.integers(0, len(switches), m)], rng.integers(0, count, n - m)]
-    )
-
-
-def pair_key(frame: np.ndarray, action: int) -> int:
-    """A 64-bit key of a (frame, action) pair: identical frames under the same action collide."""
-    import hashlib
-
-    digest = hashlib.blake2b(np.ascontiguousarray(frame).tobytes(), digest_size=8)
-    digest.update(int(action).to_bytes(4, "little", signed=True))
-    return int.from_bytes(digest.digest(), "little")
-
-
 def named_leaves(tree: Any) -> dict[str, np.ndarray]:
     """A pytree as ``{"path.to.leaf": array}`` (readable checkpoint keys; restored by path)."""
     out = {}
@@ -656,7 +458,3 @@ def _path_name(path: tuple) -> str:
     if len(parts) > 1 and parts[-1] == "value":  # NNX variables: "encoder.norm.scale.value"
         parts.pop()
     return ".".join(parts) or "value"
-
-
-def _to_uint8(frame: np.ndarray) -> np.ndarray:
-    return (np.clip(frame, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)

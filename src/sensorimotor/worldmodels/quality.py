@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from sensorimotor.worldmodels.model import CanvasWorldModel, pair_key
+from sensorimotor.worldmodels.model import CanvasWorldModel
+from sensorimotor.worldmodels.replay import pair_key
 
 
 def bright_centroid(

@@ -23,7 +23,8 @@ from sensorimotor.core.rng import np_rng
 from sensorimotor.robots.interface import ActionSpace, Box, jsonable
 from sensorimotor.robots.session import SessionReader
 from sensorimotor.worldmodels.canvas import CanvasLayout, prepare_frame
-from sensorimotor.worldmodels.model import CanvasWorldModel, pair_key, sample_balanced
+from sensorimotor.worldmodels.model import CanvasWorldModel
+from sensorimotor.worldmodels.replay import pair_key, sample_balanced
 
 
 @dataclass
@@ -128,7 +129,7 @@ class CanvasDataset:
         self, seed: int, step: int, batch_size: int, switch_fraction: float = 0.0
     ) -> np.ndarray:
         """The canvas indices of train step ``step`` (a pure function of its arguments); see
-        :func:`~sensorimotor.worldmodels.model.sample_balanced` for ``switch_fraction``."""
+        :func:`~sensorimotor.worldmodels.replay.sample_balanced` for ``switch_fraction``."""
         rng = np_rng(seed, "batch", step)
         return sample_balanced(rng, len(self), batch_size, self.switch, switch_fraction)
 

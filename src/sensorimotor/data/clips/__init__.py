@@ -1,1 +1,1 @@
-"""Motion clips: HDF5 format, rodent generator, intention VAE, datasets."""
+"""Motion clips: HDF5 format, modelling modes (what is input, what is target) and datasets."""

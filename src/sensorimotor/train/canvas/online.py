@@ -1,0 +1,435 @@
+"""``sensorimotor run``: a robot, an action selector and a canvas world model learning online.
+
+The driver around :class:`~sensorimotor.worldmodels.model.CanvasWorldModel`: it makes the run
+directory, records a held-out validation session (another seed), runs the online loop with a
+progress bar (live loss, prediction error, steps/s), logs metrics, saves checkpoints periodically,
+on Ctrl-C and on errors, evaluates quality against the copy-the-last-frame baseline and writes
+``report.html``. ``resume`` continues a stopped run exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import sys
+import time
+import warnings
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sensorimotor.core.config import (
+    config_to_dict,
+    save_config,
+)
+from sensorimotor.core.errors import DataError
+from sensorimotor.core.jaxcache import enable_compilation_cache
+from sensorimotor.core.rng import derive_seed
+from sensorimotor.core.rundir import RunDir
+from sensorimotor.robots.config import RobotConfig, SelectorConfig
+from sensorimotor.robots.interface import Exhausted, Robot
+from sensorimotor.train.canvas.config import CanvasRunConfig, canvas_model_config
+from sensorimotor.train.canvas.report import print_summary, to_uint8, write_run_report
+
+
+class StopFlag:
+    """Ctrl-C sets a flag so the loop stops at the end of the current iteration (and saves);
+    a second Ctrl-C interrupts at once."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self._previous: Any = None
+
+    def __enter__(self) -> StopFlag:
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.stopped:
+            raise KeyboardInterrupt
+        self.stopped = True
+        print("\nstopping after this step (Ctrl-C again to interrupt at once)", file=sys.stderr)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _robot_with_seed(config: RobotConfig, seed: int) -> RobotConfig:
+    return dataclasses.replace(config, seed=seed)
+
+
+def _selector_with_seed(config: SelectorConfig, seed: int) -> SelectorConfig:
+    return dataclasses.replace(config, seed=seed)
+
+
+@dataclass
+class RunResult:
+    """What a run leaves behind."""
+
+    run_dir: Path
+    iterations: int
+    train_steps: int
+    seconds: float
+    stopped_by: str
+    quality: dict[str, Any]
+
+
+def run_canvas(
+    config: CanvasRunConfig,
+    resume: str | Path | None = None,
+    *,
+    callback: Any = None,
+) -> RunResult:
+    """Run (or resume) the online canvas world model; returns where and how it ended."""
+    import jax  # noqa: F401 - loaded before the run dir records the devices
+
+    from sensorimotor.core.checkpoint import CheckpointManager
+    from sensorimotor.core.tracking import Tracker
+    from sensorimotor.robots.recording import RecordingRobot
+    from sensorimotor.worldmodels.model import CanvasWorldModel
+
+    enable_compilation_cache()
+    model_config = canvas_model_config(config.model)
+    robot = config.robot.make()
+    try:
+        selector = config.selector.make(robot.action_space)
+        first = robot.get_observation()
+        if "image" not in first:
+            raise DataError(
+                f"robot {config.robot.type!r} gives no observation['image'] (it has {sorted(first)}); "
+                "the canvas world model learns from the primary camera image"
+            )
+        image_size = tuple(np.asarray(first["image"]).shape[:2])
+        model = CanvasWorldModel(
+            model_config,
+            config.trainer,
+            robot.action_space,
+            image_size,
+            seed=config.seed,
+            total_steps=config.steps,
+        )
+        # The config is valid: only now make (or reopen) the run directory.
+        if resume is not None:
+            run = RunDir.open(resume)
+            save_config(config, run.config_path)
+        else:
+            run = RunDir.create(config.runs_root, config.name, "run", config, config.seed)
+        checkpoints = CheckpointManager(
+            run.checkpoints_dir.absolute(), keep=config.trainer.keep_checkpoints
+        )
+        validation = _validation_data(config, run, model, image_size)
+        if resume is not None and checkpoints.latest() is not None:
+            state, _meta = checkpoints.restore()
+            model.load_state_dict(state)
+            robot = _catch_up(config, robot, selector, model)
+        session_index = (
+            sum(1 for _ in (run.path / "sessions").glob("*/train*")) if config.record else 0
+        )
+        if config.record:
+            robot = RecordingRobot(
+                robot,
+                run.path / "sessions",
+                "train" if session_index == 0 else f"train-{session_index + 1}",
+                config={**config_to_dict(config), "run_dir": str(run.path)},
+            )
+    except BaseException:
+        robot.cleanup()
+        raise
+
+    tracker = Tracker(run, wandb=config.wandb, project="sensorimotor", config=config)
+    driver = _OnlineDriver(config, run, model, robot, selector, checkpoints, tracker, validation)
+    try:
+        result = driver.run(callback)
+    finally:
+        tracker.close()
+    return result
+
+
+def _validation_data(
+    config: CanvasRunConfig, run: RunDir, model: Any, image_size: tuple[int, int]
+) -> dict[str, Any] | None:
+    """Record (or, on resume, reopen) the validation session and read its frames."""
+    from sensorimotor.robots.runner import RobotRunner
+    from sensorimotor.worldmodels.sessions import read_session_frames
+
+    if config.validation.steps == 0:
+        return None
+    folder = run.path / "sessions"
+    existing = sorted(folder.glob("*/validation"))
+    if existing:
+        path = existing[0]
+    else:
+        seed = config.validation.seed
+        assert seed is not None
+        robot_cfg = _robot_with_seed(config.robot, derive_seed(seed, "robot"))
+        selector_cfg = _selector_with_seed(config.selector, derive_seed(seed, "selector"))
+        vrobot = robot_cfg.make()
+        try:
+            vselector = selector_cfg.make(vrobot.action_space)
+        except BaseException:
+            vrobot.cleanup()
+            raise
+        stats = RobotRunner(
+            vrobot,
+            vselector,
+            steps=config.validation.steps,
+            record_to=folder,
+            session_name="validation",
+            session_config={"validation_of": str(run.path), "robot": config_to_dict(robot_cfg)},
+            progress=False,
+        ).run()
+        path = stats.session
+    frames, space = read_session_frames(path, model.frame_shape[:2], progress=config.progress)
+    if len(space) != model.num_actions:
+        raise DataError(
+            f"{path}: validation session has {len(space)} actions, the robot {model.num_actions}"
+        )
+    mode = config.validation.position_metrics
+    return {
+        "path": path,
+        "frames": frames.frames,
+        "actions": frames.actions,
+        "position_metrics": frames.has_dot if mode == "auto" else mode == "on",
+    }
+
+
+def _catch_up(config: CanvasRunConfig, robot: Robot, selector: Any, model: Any) -> Robot:
+    """Bring a fresh robot and selector to where the stopped run left them.
+
+    ``replay``: re-run the recorded actions (the selector is asked too, so its state advances);
+    a deterministic simulated robot ends up exactly where it was. ``fresh``: start a new episode
+    (for real robots); canvases never span the gap.
+    """
+    from tqdm import tqdm
+
+    if config.resume_robot == "fresh" or not model.action_log:
+        model.history.new_episode()
+        model.prediction = None
+        return robot
+    mismatched = 0
+    for index in tqdm(
+        model.action_log,
+        desc="replaying to the resume point",
+        unit="step",
+        disable=not config.progress,
+        leave=False,
+    ):
+        observation = robot.get_observation()
+        proposed = selector(observation)
+        action = model.actions[index]
+        if proposed != action:
+            mismatched += 1
+        robot.execute_action(action)
+    if mismatched:
+        warnings.warn(
+            f"the selector chose differently from the recorded run at {mismatched} of {len(model.action_log)} "
+            "replayed steps; the robot followed the recorded actions, but the run will not continue exactly",
+            stacklevel=2,
+        )
+    return robot
+
+
+class _OnlineDriver:
+    """The loop with progress bar, logging, evaluation, checkpoints and the report."""
+
+    def __init__(
+        self,
+        config: CanvasRunConfig,
+        run: RunDir,
+        model: Any,
+        robot: Robot,
+        selector: Any,
+        checkpoints: Any,
+        tracker: Any,
+        validation: dict[str, Any] | None,
+    ) -> None:
+        self.config, self.rundir, self.model = config, run, model
+        self.robot, self.selector = robot, selector
+        self.checkpoints, self.tracker, self.validation = checkpoints, tracker, validation
+        self.strip: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=8)
+        self.quality_history: list[dict[str, Any]] = []
+        self.window: list[Any] = []
+        self.last_metrics: dict[str, float] = {}
+
+    def run(self, callback: Any) -> RunResult:
+        from tqdm import tqdm
+
+        cfg, model = self.config, self.model
+        trainer = cfg.trainer
+        start_iteration = model.iteration
+        bar = tqdm(
+            total=cfg.steps,
+            initial=start_iteration,
+            unit="step",
+            disable=not cfg.progress,
+            dynamic_ncols=True,
+            desc="canvas",
+        )
+        stopped_by = "steps"
+        t0 = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            with StopFlag() as stop:
+                while cfg.steps is None or model.iteration < cfg.steps:
+                    pending = model.prediction
+                    info = model.step(self.robot, self.selector)
+                    if pending is not None and model.visual.actual_frame is not None:
+                        self.strip.append((model.visual.actual_frame, to_uint8(pending)))
+                    self.window.append(info)
+                    bar.update(1)
+                    it = model.iteration
+                    if it % trainer.log_every == 0:
+                        self._log(bar, t0, start_iteration)
+                    if trainer.eval_every and it % trainer.eval_every == 0 and self.validation:
+                        self._evaluate(log=True)
+                    if trainer.checkpoint_every and it % trainer.checkpoint_every == 0:
+                        self._save()
+                    if callback is not None:
+                        callback(info, model)
+                    if stop.stopped:
+                        stopped_by = "interrupt"
+                        break
+        except Exhausted:
+            stopped_by = "exhausted"
+        except KeyboardInterrupt:
+            stopped_by = "interrupt"
+        except BaseException as e:
+            error = e
+            stopped_by = "error"
+        finally:
+            bar.close()
+            seconds = time.perf_counter() - t0
+            try:
+                self.robot.cleanup()
+            finally:
+                if model.iteration > 0:
+                    self._save()
+        if error is not None:
+            print(
+                f"run stopped by an error; the last good state is saved in {self.rundir.checkpoints_dir}",
+                file=sys.stderr,
+            )
+            raise error
+        if self.window:
+            self._log(None, t0, start_iteration)
+        quality = self._evaluate(log=True) if self.validation else {}
+        self._write_summary(quality, seconds, stopped_by, start_iteration)
+        write_run_report(self, quality, seconds, stopped_by)
+        return RunResult(
+            self.rundir.path, model.iteration, model.train_steps, seconds, stopped_by, quality
+        )
+
+    def _log(self, bar: Any, t0: float, start: int) -> None:
+        window, self.window = self.window, []
+        losses = [i.loss for i in window if i.loss is not None]
+        errors = [i.pred_error for i in window if i.pred_error is not None]
+        elapsed = time.perf_counter() - t0
+        rate = (self.model.iteration - start) / elapsed if elapsed > 0 else 0.0
+        metrics: dict[str, float] = {
+            "trained_fraction": sum(i.trained for i in window) / max(len(window), 1),
+            "steps_per_s": rate,
+            "iteration_ms": 1e3 * float(np.mean([i.seconds for i in window])) if window else 0.0,
+        }
+        if losses:
+            metrics["loss"] = float(np.mean(losses))
+        if errors:
+            metrics["pred_error"] = float(np.mean(errors))
+        extra = [i.extra for i in window if i.extra]
+        if extra:
+            metrics["lr"] = extra[-1].get("lr", 0.0)
+            metrics["grad_norm"] = float(np.mean([e.get("grad_norm", 0.0) for e in extra]))
+        self.tracker.log(metrics, self.model.iteration)
+        self.last_metrics = metrics
+        if bar is not None:
+            # A window where every train step was skipped (prediction already good) has no loss:
+            # say so rather than print "nan", which reads like a diverged run.
+            bar.set_postfix(
+                loss=f"{metrics['loss']:.2e}" if "loss" in metrics else "skipped",
+                pred_err=f"{metrics.get('pred_error', float('nan')):.2e}",
+                steps_s=f"{rate:.1f}",
+                refresh=False,
+            )
+
+    def _evaluate(self, log: bool) -> dict[str, Any]:
+        from sensorimotor.worldmodels.quality import HeldOutSet, evaluate_quality
+
+        v = self.validation
+        if v is None or self.model.normalizer is None:
+            return {}
+        data = HeldOutSet.from_frames(
+            v["frames"],
+            v["actions"],
+            self.model.layout.slots,
+            self.model.seen_pairs,
+            self.config.validation.max_canvases,
+        )
+        quality = evaluate_quality(
+            self.model,
+            data,
+            position_metrics=v["position_metrics"],
+            tolerance_px=self.config.validation.tolerance_px,
+            wrap_x=self.config.validation.wrap_x,
+        )
+        quality["iteration"] = self.model.iteration
+        self.quality_history.append(quality)
+        if log:
+            self.tracker.log(
+                {
+                    f"val/{k}": v
+                    for k, v in quality.items()
+                    if isinstance(v, int | float) and k != "iteration"
+                },
+                self.model.iteration,
+            )
+        return quality
+
+    def _save(self) -> None:
+        model = self.model
+        self.checkpoints.save(
+            model.iteration,
+            model.state_dict(),
+            {
+                "iteration": model.iteration,
+                "train_steps": model.train_steps,
+                "skipped": model.skipped,
+                "kind": "canvas-online",
+                "metrics": self.last_metrics,
+                "quality": {
+                    k: v
+                    for k, v in (self.quality_history[-1] if self.quality_history else {}).items()
+                    if isinstance(v, int | float)
+                },
+                "config": config_to_dict(self.config),
+            },
+        )
+
+    def _write_summary(
+        self, quality: dict[str, Any], seconds: float, stopped_by: str, start: int
+    ) -> None:
+        from sensorimotor.worldmodels.quality import meets_target
+
+        model = self.model
+        summary = {
+            "iterations": model.iteration,
+            "iterations_this_session": model.iteration - start,
+            "train_steps": model.train_steps,
+            "skipped_train_steps": model.skipped,
+            "seconds": seconds,
+            "stopped_by": stopped_by,
+            "params": model.num_params,
+            "canvas": list(model.layout.shape),
+            "load_1min": os.getloadavg()[0],
+            "quality": quality,
+            "targets": meets_target(quality) if quality else {},
+        }
+        (self.rundir.path / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+        print_summary(summary, self.rundir.path)
