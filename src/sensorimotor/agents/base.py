@@ -14,15 +14,18 @@ Agents work in normalised action units internally; without ``discounts`` they bo
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from sensorimotor.policies.base import Learner, as_tuple, ensure_batched
+from sensorimotor.learners.learner import Learner
+from sensorimotor.learners.loader import LEARNER_KINDS
+from sensorimotor.learners.spec import ensure_batched
+
+LEARNER_KINDS.setdefault("agent", "sensorimotor.agents.factory:create_agent")
 
 
 class Transitions(NamedTuple):
@@ -105,41 +108,3 @@ class Agent(Learner):
         """
         del first
         return self.sample_actions(obs, rng, 1, deterministic)[:, 0], state
-
-
-# --------------------------------------------------------------------------------------------
-# Nested configs
-# --------------------------------------------------------------------------------------------
-
-
-def build_config(
-    cls: type,
-    overrides: Mapping[str, Any] | Any | None,
-    nested: Mapping[str, tuple[str, Callable[[str, Any], Any]]],
-) -> Any:
-    """``cls`` from a dict, building nested sub-configs.
-
-    ``nested`` maps a field (e.g. ``"policy"``) to ``(type_field, factory)`` where
-    ``factory(type_name, dict_or_None)`` returns the sub-config dataclass.
-    """
-    from sensorimotor.core.errors import ConfigError
-
-    if isinstance(overrides, cls):
-        return overrides
-    overrides = dict(overrides or {})
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(overrides) - names)
-    if unknown:
-        raise ConfigError(f"unknown {cls.__name__} key {unknown[0]!r}; valid keys: {sorted(names)}")
-    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
-    values = {k: as_tuple(v) for k, v in overrides.items() if k not in nested}
-    for field, (type_field, factory) in nested.items():
-        type_name = values.get(type_field, defaults[type_field])
-        sub = overrides.get(field)
-        if sub is not None and dataclasses.is_dataclass(sub):
-            sub = dataclasses.asdict(sub)
-        values[field] = factory(type_name, sub)
-    try:
-        return cls(**values)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{cls.__name__}: {e}") from None

@@ -34,13 +34,15 @@ from flax import nnx
 
 from sensorimotor.agents.base import Agent
 from sensorimotor.core.errors import ConfigError
+from sensorimotor.learners.config import make_config
+from sensorimotor.learners.optim import make_optimizer
+from sensorimotor.learners.spec import Spec
+from sensorimotor.learners.state import TrainState, global_norm
 from sensorimotor.nn.distributional import Support, soft_cross_entropy
 from sensorimotor.nn.ensemble import Ensemble
 from sensorimotor.nn.mlp import MLP
 from sensorimotor.nn.simnorm import simnorm
-from sensorimotor.policies.base import Spec, TrainState, make_config
 from sensorimotor.policies.gaussian import tanh_log_det
-from sensorimotor.policies.policy import global_norm
 
 #: The paper's model-size presets (millions of parameters).
 MODEL_SIZES: dict[int, dict[str, int]] = {
@@ -474,7 +476,7 @@ def create_tdmpc2(
             labels,
         ),
     )
-    pi_tx = optax.chain(optax.clip_by_global_norm(cfg.grad_clip_norm), optax.adam(cfg.lr, eps=1e-5))
+    pi_tx = make_optimizer(cfg.lr, eps=1e-5, grad_clip=cfg.grad_clip_norm)
     model_state = TrainState.create(model, tx)
     return TDMPC2(
         name="tdmpc2",

@@ -91,8 +91,8 @@ def _summary(path: Path) -> None:
 
 
 def eval_command(args: argparse.Namespace) -> int:
+    from sensorimotor.agents.factory import load_learner
     from sensorimotor.core.errors import UserError
-    from sensorimotor.policies.base import load_learner
     from sensorimotor.train.rl import RLTrainConfig, evaluate
 
     path = Path(args.path)

@@ -26,8 +26,9 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from sensorimotor.agents import Agent, create_agent
+from sensorimotor.agents.base import Agent
 from sensorimotor.agents.buffer import DeviceTransitions, ReplayBuffer, fused_updates
+from sensorimotor.agents.factory import create_agent
 from sensorimotor.agents.tasks import episode_length, make_env, make_expert, task_info
 from sensorimotor.core.config import config_to_dict, load_config, load_saved_config
 from sensorimotor.core.errors import ConfigError, DataError
@@ -35,7 +36,7 @@ from sensorimotor.core.numerics import check_finite
 from sensorimotor.core.rng import derive_seed
 from sensorimotor.core.rundir import RunDir
 from sensorimotor.core.tracking import Tracker, read_metrics
-from sensorimotor.policies.base import Spec
+from sensorimotor.learners.spec import Spec
 
 MODES = ("online", "offline", "offline_online")
 
