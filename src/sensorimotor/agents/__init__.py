@@ -13,6 +13,8 @@ from typing import Any
 
 _EXPORTS = {
     "AGENTS": "sensorimotor.agents.factory",
+    "AGENT_CONFIGS": "sensorimotor.agents.factory",
+    "evaluate_agent": "sensorimotor.agents.rollout",
     "agent_names": "sensorimotor.agents.factory",
     "create_agent": "sensorimotor.agents.factory",
     "Agent": "sensorimotor.agents.base",

@@ -16,16 +16,22 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from sensorimotor.learners.learner import Learner
 from sensorimotor.learners.loader import LEARNER_KINDS
 from sensorimotor.learners.spec import ensure_batched
 
 LEARNER_KINDS.setdefault("agent", "sensorimotor.agents.factory:create_agent")
+
+
+#: What an agent learns from: single transitions, observation windows with action chunks, or
+#: ``H``-step sequences (see :mod:`sensorimotor.agents.buffer` for the samplers).
+BatchKind = Literal["transitions", "chunks", "sequences"]
 
 
 class Transitions(NamedTuple):
@@ -44,6 +50,39 @@ class Agent(Learner):
     """Base of agents: ``sample_actions`` and the (possibly stateful) ``act`` loop interface."""
 
     kind: ClassVar[str] = "agent"
+
+    #: Published evaluation returns per task, ``{task: {step: (seed returns, ...)}}``, drawn as a
+    #: reference curve in the run report (empty: none).
+    published_returns: ClassVar[Mapping[str, Mapping[int, tuple[float, ...]]]] = {}
+
+    # -- what to learn from -------------------------------------------------------------------
+
+    @property
+    def batch_kind(self) -> BatchKind:
+        """``chunks`` when the spec has observation or action horizons > 1, else
+        ``transitions``; sequence models override it."""
+        if self.spec.obs_horizon > 1 or self.spec.action_horizon > 1:
+            return "chunks"
+        return "transitions"
+
+    @property
+    def min_replay_steps(self) -> int:
+        """Steps the replay buffer must hold before this agent can sample a batch."""
+        return 1
+
+    def sample_batch(
+        self, buffer: Any, rng: np.random.Generator, batch_size: int
+    ) -> dict[str, np.ndarray]:
+        """One training batch of :attr:`batch_kind` from a replay buffer (host arrays)."""
+        if self.batch_kind == "chunks":
+            gamma = float(getattr(self.config, "gamma", 0.99))
+            spec = self.spec
+            batch = buffer.sample_chunks(
+                rng, batch_size, spec.obs_horizon, spec.action_horizon, gamma=gamma
+            )
+            batch.pop("action_mask")
+            return batch
+        return buffer.sample(rng, batch_size)
 
     def transitions(
         self, batch: Mapping[str, jax.Array], *, gamma: float = 0.99, rewards: bool = True

@@ -17,7 +17,7 @@ from sensorimotor.learners.loader import load_learner
 from sensorimotor.learners.spec import Spec
 from sensorimotor.policies import policy as _policy  # noqa: F401 - registers the "policy" kind
 
-__all__ = ["AGENTS", "agent_names", "create_agent", "load_learner"]
+__all__ = ["AGENTS", "AGENT_CONFIGS", "agent_names", "create_agent", "load_learner"]
 
 #: Agent name -> factory ``(spec, config, rng) -> Agent`` (imported on first use).
 AGENTS = Registry(
@@ -28,6 +28,19 @@ AGENTS = Registry(
         "iql": "sensorimotor.agents.iql:create_iql",
         "pa_rl": "sensorimotor.agents.pa_rl:create_pa_rl",
         "tdmpc2": "sensorimotor.agents.tdmpc2:create_tdmpc2",
+    },
+)
+
+
+#: Agent name -> its config dataclass (the keys ``algo.agent.*`` accepts).
+AGENT_CONFIGS = Registry(
+    "agent config",
+    {
+        "bc": "sensorimotor.agents.bc:BCConfig",
+        "sac": "sensorimotor.agents.sac:SACConfig",
+        "iql": "sensorimotor.agents.iql:IQLConfig",
+        "pa_rl": "sensorimotor.agents.pa_rl:PARLConfig",
+        "tdmpc2": "sensorimotor.agents.tdmpc2:TDMPC2Config",
     },
 )
 
