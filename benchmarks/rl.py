@@ -31,7 +31,7 @@ def _count_params(tree: Any) -> int:
     """Trainable parameters: the ``params`` of every ``TrainState`` inside a learner."""
     import jax
 
-    from sensorimotor.policies.base import TrainState
+    from sensorimotor.learners.state import TrainState
 
     states = jax.tree.leaves(tree, is_leaf=lambda x: isinstance(x, TrainState))
     return sum(

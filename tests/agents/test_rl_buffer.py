@@ -159,7 +159,7 @@ def test_device_transitions_and_fused_updates():
     import jax
 
     from sensorimotor.agents import create_agent
-    from sensorimotor.agents.buffer import DeviceTransitions, fused_updates
+    from sensorimotor.agents.device_loop import DeviceTransitions, fused_updates
     from sensorimotor.policies import Spec
 
     data = DeviceTransitions.from_buffer(_fill(capacity=16, episodes=4))

@@ -142,6 +142,8 @@ def test_sac_pendulum_reaches_minus_200(tmp_path):
         ["algo=sac", "task=pendulum", "steps=20000", "progress=false", f"run_root={tmp_path}"]
     )
     run = train(cfg)
-    evals = [r for r in read_metrics(run.metrics_path) if "evaluation/return_mean" in r]
+    evals = [
+        r for r in read_metrics(run.run_dir / "metrics.jsonl") if "evaluation/return_mean" in r
+    ]
     print("\nSAC Pendulum-v1:", [(r["step"], round(r["evaluation/return_mean"], 1)) for r in evals])
     assert evals[-1]["evaluation/return_mean"] >= -200

@@ -132,3 +132,53 @@ def test_relative_directory(tmp_path, monkeypatch):
     tree, _ = manager.restore()
     assert tree["kind"] == "minmax"
     np.testing.assert_array_equal(tree["x"], [1.0, 1.0])
+
+
+# --------------------------------------------------------------------------------------------
+# The pytree <-> dict serialiser and the JSON sanitiser
+# --------------------------------------------------------------------------------------------
+
+
+def _nnx_state():
+    from flax import nnx
+
+    return nnx.state(nnx.Linear(2, 3, rngs=nnx.Rngs(0)), nnx.Param)
+
+
+@pytest.mark.parametrize("sep", [None, "."])
+def test_tree_to_nested_round_trips_an_nnx_state(sep):
+    from sensorimotor.core.checkpoint import nested_to_tree, tree_to_nested
+
+    state = _nnx_state()
+    data = tree_to_nested(state, sep=sep, strip_value=sep is not None)
+    if sep:
+        assert set(data) == {"bias", "kernel"}  # readable flat keys, ".value" stripped
+    zeros = jax.tree.map(jnp.zeros_like, state)
+    back = nested_to_tree(zeros, data, sep=sep, strip_value=sep is not None)
+    for a, b in zip(jax.tree.leaves(back), jax.tree.leaves(state), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_nested_to_tree_names_the_missing_unexpected_and_misshapen_leaf():
+    from sensorimotor.core.checkpoint import nested_to_tree, tree_to_nested
+
+    target = {"a": {"w": jnp.zeros((2, 3))}, "b": jnp.zeros(2, jnp.int32)}
+    data = tree_to_nested(target)
+    assert nested_to_tree(target, data)["b"].dtype == jnp.int32
+    with pytest.raises(DataError, match=r"ckpt: missing entry a/w"):
+        nested_to_tree(target, {"b": data["b"]}, where="ckpt")
+    with pytest.raises(DataError, match=r"a/w has shape \(3,\); expected \(2, 3\)"):
+        nested_to_tree(target, {**data, "a": {"w": np.zeros(3)}})
+    flat = tree_to_nested(target, sep=".")
+    with pytest.raises(DataError, match=r"missing \['a.w'\], unexpected \['c'\]"):
+        nested_to_tree(target, {"b": flat["b"], "c": 1}, sep=".")
+
+
+def test_to_jsonable_converts_arrays_paths_and_refuses_objects(tmp_path):
+    from sensorimotor.core.checkpoint import to_jsonable
+
+    out = to_jsonable({"a": (1, np.float32(2.5)), 3: np.arange(2), "p": tmp_path, "j": jnp.ones(1)})
+    assert out == {"a": [1, 2.5], "3": [0, 1], "p": str(tmp_path), "j": [1.0]}
+    json.dumps(out)
+    with pytest.raises(TypeError, match="must be JSON data; got object"):
+        to_jsonable({"x": object()})

@@ -8,8 +8,9 @@ import yaml
 
 from sensorimotor.cli import main
 from sensorimotor.core.checkpoint import CheckpointManager
+from sensorimotor.core.rundir import RunDir
 from sensorimotor.core.tracking import read_metrics
-from sensorimotor.train.rl import load_rl_config, resume, train
+from sensorimotor.train.rl import load_rl_config, train
 
 # Same as TINY_TDMPC2 in tests/agents/test_rl_agents.py (and a Pendulum spec there), so the jitted
 # update and planner compiled by those tests are reused here.
@@ -38,7 +39,10 @@ TINY_SAC = [
 def sac_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     cfg = load_rl_config([*TINY_SAC, "steps=300", f"run_root={root}", "name=sac"])
-    return train(cfg)
+    result = train(cfg)
+    assert result.stopped_by == "completed" and result.steps == 300
+    assert result.counters == {"env_steps": 300, "updates": 200, "episodes": 1}
+    return RunDir(result.run_dir)
 
 
 def test_online_run_logs_evaluates_checkpoints_and_reports(sac_run):
@@ -70,7 +74,7 @@ def test_resume_continues_from_the_latest_checkpoint(sac_run, tmp_path):
     cfg = yaml.safe_load((run_copy / "config.yaml").read_text())
     cfg["steps"] = 400
     (run_copy / "config.yaml").write_text(yaml.safe_dump(cfg))
-    resume(run_copy)
+    train(None, resume=run_copy)
     ckpt = CheckpointManager(run_copy / "checkpoints").latest()
     assert ckpt.step == 400
     assert ckpt.metadata["run_state"]["env_steps"] == 400
@@ -101,7 +105,7 @@ def test_offline_bc_on_generated_demos_reports_modes(tmp_path):
         ]
     )
     assert cfg.mode == "offline"
-    run = train(cfg)
+    run = RunDir(train(cfg).run_dir)
     last = [r for r in read_metrics(run.metrics_path) if "evaluation/mode_0" in r][-1]
     total = sum(last[f"evaluation/mode_{k}"] for k in (0, 1, 2, 3, "none"))
     assert total == pytest.approx(1.0)
@@ -130,7 +134,7 @@ def test_tdmpc2_online_run_plans_and_learns_from_windows(tmp_path):
             f"run_root={tmp_path}",
         ]
     )
-    run = train(cfg)
+    run = RunDir(train(cfg).run_dir)
     records = read_metrics(run.metrics_path)
     upd = [r for r in records if "training/consistency_loss" in r]
     assert upd and upd[-1]["training/updates"] == 5 + 40

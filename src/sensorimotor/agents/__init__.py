@@ -2,59 +2,31 @@
 
 ``create_agent(name, spec, config=..., seed=...)`` builds one by name; every agent has a pure
 jitted ``update(batch) -> (agent, info)``, ``sample_actions(obs, rng, n)``, ``act`` for
-environment loops, and ``save``/``load`` through the core checkpoint format.
+environment loops, and ``save``/``load`` through the core checkpoint format. Entry points are
+re-exported lazily.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
 from typing import Any
 
-import jax
+_EXPORTS = {
+    "AGENTS": "sensorimotor.agents.factory",
+    "AGENT_CONFIGS": "sensorimotor.agents.factory",
+    "evaluate_agent": "sensorimotor.agents.rollout",
+    "agent_names": "sensorimotor.agents.factory",
+    "create_agent": "sensorimotor.agents.factory",
+    "Agent": "sensorimotor.agents.base",
+    "Critic": "sensorimotor.agents.critics",
+    "create_critic": "sensorimotor.agents.critics",
+    "load_learner": "sensorimotor.agents.factory",
+}
 
-from sensorimotor.agents.base import Agent
-from sensorimotor.agents.critics import Critic, create_critic
-from sensorimotor.core.registry import Registry
-from sensorimotor.policies.base import Spec, load_learner
-
-#: Agent name -> factory ``(spec, config, rng) -> Agent`` (imported on first use).
-AGENTS = Registry(
-    "agent",
-    {
-        "bc": "sensorimotor.agents.bc:create_bc",
-        "sac": "sensorimotor.agents.sac:create_sac",
-        "iql": "sensorimotor.agents.iql:create_iql",
-        "pa_rl": "sensorimotor.agents.pa_rl:create_pa_rl",
-        "tdmpc2": "sensorimotor.agents.tdmpc2:create_tdmpc2",
-    },
-)
+__all__ = sorted(_EXPORTS)
 
 
-def agent_names() -> list[str]:
-    """Names accepted by :func:`create_agent`."""
-    return AGENTS.names()
-
-
-def create_agent(
-    name: str,
-    spec: Spec,
-    *,
-    config: Mapping[str, Any] | Any | None = None,
-    seed: int = 0,
-    rng: jax.Array | None = None,
-) -> Agent:
-    """A fresh agent called ``name`` (see :data:`AGENTS`) for ``spec``."""
-    factory = AGENTS.get(name)
-    rng = jax.random.PRNGKey(seed) if rng is None else rng
-    return factory(spec, config, rng)
-
-
-__all__ = [
-    "AGENTS",
-    "Agent",
-    "Critic",
-    "agent_names",
-    "create_agent",
-    "create_critic",
-    "load_learner",
-]
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'sensorimotor.agents' has no attribute {name!r}")

@@ -14,15 +14,24 @@ Agents work in normalised action units internally; without ``discounts`` they bo
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, NamedTuple
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from sensorimotor.policies.base import Learner, as_tuple, ensure_batched
+from sensorimotor.learners.learner import Learner
+from sensorimotor.learners.loader import LEARNER_KINDS
+from sensorimotor.learners.spec import ensure_batched
+
+LEARNER_KINDS.setdefault("agent", "sensorimotor.agents.factory:create_agent")
+
+
+#: What an agent learns from: single transitions, observation windows with action chunks, or
+#: ``H``-step sequences (see :mod:`sensorimotor.agents.buffer` for the samplers).
+BatchKind = Literal["transitions", "chunks", "sequences"]
 
 
 class Transitions(NamedTuple):
@@ -41,6 +50,39 @@ class Agent(Learner):
     """Base of agents: ``sample_actions`` and the (possibly stateful) ``act`` loop interface."""
 
     kind: ClassVar[str] = "agent"
+
+    #: Published evaluation returns per task, ``{task: {step: (seed returns, ...)}}``, drawn as a
+    #: reference curve in the run report (empty: none).
+    published_returns: ClassVar[Mapping[str, Mapping[int, tuple[float, ...]]]] = {}
+
+    # -- what to learn from -------------------------------------------------------------------
+
+    @property
+    def batch_kind(self) -> BatchKind:
+        """``chunks`` when the spec has observation or action horizons > 1, else
+        ``transitions``; sequence models override it."""
+        if self.spec.obs_horizon > 1 or self.spec.action_horizon > 1:
+            return "chunks"
+        return "transitions"
+
+    @property
+    def min_replay_steps(self) -> int:
+        """Steps the replay buffer must hold before this agent can sample a batch."""
+        return 1
+
+    def sample_batch(
+        self, buffer: Any, rng: np.random.Generator, batch_size: int
+    ) -> dict[str, np.ndarray]:
+        """One training batch of :attr:`batch_kind` from a replay buffer (host arrays)."""
+        if self.batch_kind == "chunks":
+            gamma = float(getattr(self.config, "gamma", 0.99))
+            spec = self.spec
+            batch = buffer.sample_chunks(
+                rng, batch_size, spec.obs_horizon, spec.action_horizon, gamma=gamma
+            )
+            batch.pop("action_mask")
+            return batch
+        return buffer.sample(rng, batch_size)
 
     def transitions(
         self, batch: Mapping[str, jax.Array], *, gamma: float = 0.99, rewards: bool = True
@@ -105,41 +147,3 @@ class Agent(Learner):
         """
         del first
         return self.sample_actions(obs, rng, 1, deterministic)[:, 0], state
-
-
-# --------------------------------------------------------------------------------------------
-# Nested configs
-# --------------------------------------------------------------------------------------------
-
-
-def build_config(
-    cls: type,
-    overrides: Mapping[str, Any] | Any | None,
-    nested: Mapping[str, tuple[str, Callable[[str, Any], Any]]],
-) -> Any:
-    """``cls`` from a dict, building nested sub-configs.
-
-    ``nested`` maps a field (e.g. ``"policy"``) to ``(type_field, factory)`` where
-    ``factory(type_name, dict_or_None)`` returns the sub-config dataclass.
-    """
-    from sensorimotor.core.errors import ConfigError
-
-    if isinstance(overrides, cls):
-        return overrides
-    overrides = dict(overrides or {})
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(overrides) - names)
-    if unknown:
-        raise ConfigError(f"unknown {cls.__name__} key {unknown[0]!r}; valid keys: {sorted(names)}")
-    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
-    values = {k: as_tuple(v) for k, v in overrides.items() if k not in nested}
-    for field, (type_field, factory) in nested.items():
-        type_name = values.get(type_field, defaults[type_field])
-        sub = overrides.get(field)
-        if sub is not None and dataclasses.is_dataclass(sub):
-            sub = dataclasses.asdict(sub)
-        values[field] = factory(type_name, sub)
-    try:
-        return cls(**values)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{cls.__name__}: {e}") from None

@@ -19,18 +19,17 @@ import jax.numpy as jnp
 from flax import nnx
 
 from sensorimotor.core.errors import ConfigError
+from sensorimotor.learners.config import make_config
+from sensorimotor.learners.learner import Learner
+from sensorimotor.learners.loader import LEARNER_KINDS
+from sensorimotor.learners.optim import make_optimizer
+from sensorimotor.learners.spec import Spec
+from sensorimotor.learners.state import TrainState, global_norm, polyak
 from sensorimotor.nn.distributional import Support, soft_cross_entropy
 from sensorimotor.nn.ensemble import Ensemble
 from sensorimotor.nn.mlp import MLP
-from sensorimotor.policies.base import (
-    Learner,
-    Spec,
-    TrainState,
-    make_config,
-    make_optimizer,
-    polyak,
-)
-from sensorimotor.policies.policy import global_norm
+
+LEARNER_KINDS.setdefault("critic", "sensorimotor.agents.critics:create_critic")
 
 CRITICS = ("q", "ensemble", "distributional")
 REDUCTIONS = ("min", "mean", "subsample_min", "subsample_mean")

@@ -15,10 +15,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from sensorimotor.agents.base import Agent, build_config
+from sensorimotor.agents.base import Agent
 from sensorimotor.agents.critics import Critic, create_critic, critic_config
-from sensorimotor.policies import Policy, create_policy, policy_config
-from sensorimotor.policies.base import Spec
+from sensorimotor.learners.config import build_config
+from sensorimotor.learners.spec import Spec
+from sensorimotor.policies.factory import create_policy, policy_config
+from sensorimotor.policies.policy import Policy
 
 
 @dataclass(frozen=True)

@@ -25,22 +25,25 @@ import dataclasses
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx
 
-from sensorimotor.agents.base import Agent
+from sensorimotor.agents.base import Agent, BatchKind
 from sensorimotor.core.errors import ConfigError
+from sensorimotor.learners.config import make_config
+from sensorimotor.learners.optim import make_optimizer
+from sensorimotor.learners.spec import Spec
+from sensorimotor.learners.state import TrainState, global_norm
 from sensorimotor.nn.distributional import Support, soft_cross_entropy
 from sensorimotor.nn.ensemble import Ensemble
 from sensorimotor.nn.mlp import MLP
 from sensorimotor.nn.simnorm import simnorm
-from sensorimotor.policies.base import Spec, TrainState, make_config
 from sensorimotor.policies.gaussian import tanh_log_det
-from sensorimotor.policies.policy import global_norm
 
 #: The paper's model-size presets (millions of parameters).
 MODEL_SIZES: dict[int, dict[str, int]] = {
@@ -52,6 +55,13 @@ MODEL_SIZES: dict[int, dict[str, int]] = {
 }
 _SIZE_KEYS = ("enc_dim", "mlp_dim", "latent_dim", "num_enc_layers", "num_q")
 _LOG_2PI = 1.8378770664093453
+
+#: Published TD-MPC2 evaluation returns (``nicklashansen/tdmpc2`` ``results/``; seeds 1-3) at
+#: 0 and 100k steps (one step = one decision with action repeat 2).
+PUBLISHED_RETURNS: dict[str, dict[int, tuple[float, ...]]] = {
+    "cartpole-swingup": {0: (1.5, 2.0, 4.8), 100_000: (860.5, 789.8, 867.9)},
+    "pendulum-swingup": {0: (0.0, 0.0, 1.4), 100_000: (563.7, 852.2, 756.0)},
+}
 
 
 @dataclass(frozen=True)
@@ -241,6 +251,26 @@ class TDMPC2(Agent):
     scale: jax.Array
     rng: jax.Array
     step: jax.Array
+
+    published_returns: ClassVar[Mapping[str, Mapping[int, tuple[float, ...]]]] = PUBLISHED_RETURNS
+
+    # -- what to learn from: H-step windows ---------------------------------------------------
+
+    @property
+    def batch_kind(self) -> BatchKind:
+        """TD-MPC2 learns its latent model from ``horizon``-step sequences."""
+        return "sequences"
+
+    @property
+    def min_replay_steps(self) -> int:
+        """One ``horizon``-step window plus its next observation."""
+        return self.config.horizon + 1
+
+    def sample_batch(
+        self, buffer: Any, rng: np.random.Generator, batch_size: int
+    ) -> dict[str, np.ndarray]:
+        """``batch_size`` windows of ``horizon`` steps inside one episode each."""
+        return buffer.sample_sequences(rng, batch_size, self.config.horizon)
 
     # -- pieces -------------------------------------------------------------------------------
 
@@ -474,7 +504,7 @@ def create_tdmpc2(
             labels,
         ),
     )
-    pi_tx = optax.chain(optax.clip_by_global_norm(cfg.grad_clip_norm), optax.adam(cfg.lr, eps=1e-5))
+    pi_tx = make_optimizer(cfg.lr, eps=1e-5, grad_clip=cfg.grad_clip_norm)
     model_state = TrainState.create(model, tx)
     return TDMPC2(
         name="tdmpc2",

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sensorimotor.cli.common import add_overrides
+
+if TYPE_CHECKING:
+    from sensorimotor.train.loop import RunResult
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,21 +68,24 @@ def train_command(args: argparse.Namespace) -> int:
     from sensorimotor.train.rl import load_rl_config, train
 
     cfg = load_rl_config(args.overrides)
-    run = train(cfg)
-    _summary(run.path)
+    _summary(train(cfg))
     return 0
 
 
 def resume_command(args: argparse.Namespace) -> int:
-    from sensorimotor.train.rl import resume
+    from sensorimotor.train.rl import train
 
-    run = resume(args.run)
-    _summary(run.path)
+    _summary(train(None, resume=args.run))
     return 0
 
 
-def _summary(path: Path) -> None:
+def _summary(result: RunResult) -> None:
     from sensorimotor.core.tracking import read_metrics
+
+    path = result.run_dir
+    if result.stopped_by != "completed":
+        print(f"stopped early ({result.stopped_by}) at step {result.steps}; resume with "
+              f"sensorimotor rl resume {path}")  # fmt: skip
 
     evals = [r for r in read_metrics(path / "metrics.jsonl") if "evaluation/return_mean" in r]
     if evals:
@@ -91,9 +98,9 @@ def _summary(path: Path) -> None:
 
 
 def eval_command(args: argparse.Namespace) -> int:
+    from sensorimotor.agents.factory import load_learner
     from sensorimotor.core.errors import UserError
-    from sensorimotor.policies.base import load_learner
-    from sensorimotor.train.rl import RLTrainConfig, evaluate
+    from sensorimotor.train.rl import RLTrainConfig, evaluate_agent
 
     path = Path(args.path)
     task, kwargs, horizons = args.task, {}, (1, 1)
@@ -111,7 +118,7 @@ def eval_command(args: argparse.Namespace) -> int:
     horizons = (learner.spec.obs_horizon, learner.spec.action_horizon)
     if not task:
         raise UserError("--task is needed when PATH is a checkpoint directory, not a run")
-    res = evaluate(
+    res = evaluate_agent(
         learner, task, episodes=args.episodes, seed=args.seed,
         deterministic=not args.stochastic, env_kwargs=kwargs,
         obs_horizon=horizons[0], action_horizon=horizons[1], mode_samples=2000,

@@ -22,6 +22,7 @@ import shutil
 import time
 import uuid
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,7 @@ class CheckpointManager:
         tmp.mkdir()
         try:
             ocp.PyTreeCheckpointer().save(tmp / "state", _to_host(tree))
-            meta = {"step": int(step), "time": time.time(), **_jsonable(metadata or {})}
+            meta = {"step": int(step), "time": time.time(), **to_jsonable(metadata or {})}
             with (tmp / "metadata.json").open("w") as f:
                 json.dump(meta, f, indent=2)
                 f.flush()
@@ -176,11 +177,15 @@ def _read_metadata(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+def to_jsonable(value: Any) -> Any:
+    """``value`` as JSON data: tuples to lists, NumPy/JAX arrays and scalars to Python numbers,
+    paths to strings, mapping keys to strings; anything else is a ``TypeError`` naming it.
+
+    The one sanitiser for checkpoint metadata, learner configs and run records."""
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [to_jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
@@ -192,6 +197,103 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     raise TypeError(f"checkpoint metadata must be JSON data; got {type(value).__name__}: {value!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# Pytree <-> nested dict: the one serialiser for every learner's arrays
+# --------------------------------------------------------------------------------------------
+
+
+def leaf_keys(path: tuple, *, strip_value: bool = False) -> list[str]:
+    """The string keys of one pytree key path (dict keys, attribute names, sequence indices).
+
+    With ``strip_value`` a trailing ``value`` (the field of an NNX variable) is dropped, so
+    ``encoder.norm.scale.value`` is stored as ``encoder.norm.scale``."""
+    keys = []
+    for key in path:
+        for attr in ("key", "name", "idx"):
+            if hasattr(key, attr):
+                keys.append(str(getattr(key, attr)))
+                break
+        else:
+            keys.append(str(key))
+    if strip_value and len(keys) > 1 and keys[-1] == "value":
+        keys.pop()
+    return keys or ["_"]
+
+
+def tree_to_nested(
+    tree: Any, *, sep: str | None = None, strip_value: bool = False
+) -> dict[str, Any]:
+    """A pytree's leaves as host arrays in a dict keyed by their tree paths.
+
+    Nested (``{"params": {"w": ...}}``) by default; with ``sep`` flat (``{"params.w": ...}``).
+    :func:`nested_to_tree` is the inverse."""
+    out: dict[str, Any] = {}
+    for path, leaf in _tree_util().tree_flatten_with_path(tree)[0]:
+        keys = leaf_keys(path, strip_value=strip_value)
+        if sep is not None:
+            out[sep.join(keys)] = np.asarray(leaf)
+            continue
+        node = out
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+        node[keys[-1]] = np.asarray(leaf)
+    return out
+
+
+def nested_to_tree(
+    target: Any,
+    data: Mapping[str, Any],
+    *,
+    where: str = "checkpoint",
+    sep: str | None = None,
+    strip_value: bool = False,
+) -> Any:
+    """``target`` with every leaf replaced by its entry in ``data`` (as :func:`tree_to_nested`
+    made it, with the same ``sep``/``strip_value``), cast to the target leaf's dtype.
+
+    Missing entries, unexpected entries (flat form) or a wrong shape are a :class:`DataError`
+    naming ``where`` and the leaf, with the expected and actual value."""
+    import jax.numpy as jnp
+
+    flat, treedef = _tree_util().tree_flatten_with_path(target)
+    names = [leaf_keys(path, strip_value=strip_value) for path, _ in flat]
+    if sep is not None:
+        wanted = {sep.join(keys) for keys in names}
+        missing, extra = sorted(wanted - set(data)), sorted(set(data) - wanted)
+        if missing or extra:
+            raise DataError(
+                f"{where}: entries do not match the model: missing {missing[:3]}, "
+                f"unexpected {extra[:3]}"
+            )
+    leaves = []
+    for keys, (_, leaf) in zip(names, flat, strict=True):
+        value = np.asarray(_lookup(data, keys, sep, where))
+        if value.shape != np.shape(leaf):
+            raise DataError(
+                f"{where}: {'/'.join(keys)} has shape {value.shape}; expected {np.shape(leaf)}"
+            )
+        leaves.append(jnp.asarray(value, dtype=jnp.asarray(leaf).dtype))
+    return _tree_util().tree_unflatten(treedef, leaves)
+
+
+def _lookup(data: Mapping[str, Any], keys: list[str], sep: str | None, where: str) -> Any:
+    if sep is not None:
+        return data[sep.join(keys)]
+    node: Any = data
+    for k in keys:
+        if not isinstance(node, Mapping) or k not in node:
+            raise DataError(f"{where}: missing entry {'/'.join(keys)}")
+        node = node[k]
+    return node
+
+
+def _tree_util() -> Any:
+    """``jax.tree_util``, imported on first use (this module must stay cheap to import)."""
+    import jax
+
+    return jax.tree_util
 
 
 def _fsync_dir(path: Path) -> None:

@@ -24,6 +24,11 @@ class Registry:
         self._entries[name] = target
         return target
 
+    def setdefault(self, name: str, target: Any) -> Any:
+        """Register ``target`` under ``name`` unless a target is registered there already (so a
+        module that registers itself on import may be imported, or reloaded, more than once)."""
+        return self._entries.setdefault(name, target)
+
     def get(self, name: str) -> Any:
         """The object registered as ``name``; an unknown name lists the known ones."""
         if name not in self._entries:

@@ -3,84 +3,32 @@
 ``create_policy(name, spec, config=..., seed=...)`` builds a :class:`Policy` learner whose
 ``update(batch)`` is one behaviour-cloning step of the network's own loss and whose
 ``sample_actions(obs, rng, n)`` returns ``(B, n, Da)`` actions in environment units.
+Entry points are re-exported lazily (``Spec``, ``Learner`` and ``load_learner`` come from
+:mod:`sensorimotor.learners`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
 from typing import Any
 
-import jax
-import jax.numpy as jnp
-from flax import nnx
+_EXPORTS = {
+    "POLICIES": "sensorimotor.policies.factory",
+    "create_policy": "sensorimotor.policies.factory",
+    "policy_config": "sensorimotor.policies.factory",
+    "Policy": "sensorimotor.policies.policy",
+    "GaussianPolicyConfig": "sensorimotor.policies.gaussian",
+    "DiffusionPolicyConfig": "sensorimotor.policies.diffusion",
+    "AutoregressivePolicyConfig": "sensorimotor.policies.autoregressive",
+    "Learner": "sensorimotor.learners.learner",
+    "Spec": "sensorimotor.learners.spec",
+    "load_learner": "sensorimotor.learners.loader",
+}
 
-from sensorimotor.core.registry import Registry
-from sensorimotor.policies.autoregressive import AutoregressivePolicyConfig, AutoregressivePolicyNet
-from sensorimotor.policies.base import (
-    Learner,
-    Spec,
-    TrainState,
-    load_learner,
-    make_config,
-    make_optimizer,
-)
-from sensorimotor.policies.diffusion import DiffusionPolicyConfig, DiffusionPolicyNet
-from sensorimotor.policies.gaussian import GaussianPolicyConfig, GaussianPolicyNet
-from sensorimotor.policies.policy import Policy
-
-#: Policy type name -> ``(config class, network class)``.
-POLICIES = Registry(
-    "policy",
-    {
-        "gaussian": (GaussianPolicyConfig, GaussianPolicyNet),
-        "diffusion": (DiffusionPolicyConfig, DiffusionPolicyNet),
-        "autoregressive": (AutoregressivePolicyConfig, AutoregressivePolicyNet),
-    },
-)
+__all__ = sorted(_EXPORTS)
 
 
-def policy_config(name: str, config: Mapping[str, Any] | Any | None = None) -> Any:
-    """The config dataclass of policy ``name`` with ``config`` overrides (dict or instance)."""
-    cls = POLICIES.get(name)[0]
-    if isinstance(config, cls):
-        return config
-    return make_config(cls, config, where=f"policy ({name})")
-
-
-def create_policy(
-    name: str,
-    spec: Spec,
-    *,
-    config: Mapping[str, Any] | Any | None = None,
-    seed: int = 0,
-    rng: jax.Array | None = None,
-) -> Policy:
-    """A fresh :class:`Policy` of type ``name`` (``gaussian | diffusion | autoregressive``)."""
-    cfg = policy_config(name, config)
-    rng = jax.random.PRNGKey(seed) if rng is None else rng
-    k_init, k_rng = jax.random.split(rng)
-    net_cls = POLICIES.get(name)[1]
-    module = net_cls(spec.flat_obs_dim, spec.flat_action_dim, cfg, rngs=nnx.Rngs(k_init))
-    tx = make_optimizer(cfg.lr, grad_clip=cfg.grad_clip)
-    return Policy(
-        name=name,
-        spec=spec,
-        config=cfg,
-        net=TrainState.create(module, tx),
-        rng=k_rng,
-        step=jnp.zeros((), jnp.int32),
-    )
-
-
-__all__ = [
-    "POLICIES",
-    "AutoregressivePolicyConfig",
-    "DiffusionPolicyConfig",
-    "GaussianPolicyConfig",
-    "Learner",
-    "Policy",
-    "Spec",
-    "create_policy",
-    "load_learner",
-    "policy_config",
-]
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'sensorimotor.policies' has no attribute {name!r}")

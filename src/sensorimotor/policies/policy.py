@@ -17,10 +17,14 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import jax
-import jax.numpy as jnp
 from flax import nnx
 
-from sensorimotor.policies.base import Learner, TrainState, ensure_batched
+from sensorimotor.learners.learner import Learner
+from sensorimotor.learners.loader import LEARNER_KINDS
+from sensorimotor.learners.spec import ensure_batched
+from sensorimotor.learners.state import TrainState, global_norm
+
+LEARNER_KINDS.setdefault("policy", "sensorimotor.policies.factory:create_policy")
 
 
 class Policy(Learner):
@@ -65,7 +69,7 @@ class Policy(Learner):
             return self.loss_fn(p, obs, actions, key, weights)
 
         (value, info), grads = jax.value_and_grad(loss, has_aux=True)(self.net.params)
-        info = {"loss": value, **info, "grad_norm": _global_norm(grads)}
+        info = {"loss": value, **info, "grad_norm": global_norm(grads)}
         return self.replace(net=self.net.apply_gradients(grads), rng=rng, step=self.step + 1), info
 
     # -- learner interface --------------------------------------------------------------------
@@ -87,13 +91,3 @@ class Policy(Learner):
         kw = {"deterministic": True} if deterministic else {}
         a = self.spec.denormalize_action(self.sample_fn(self.net.params, obs, rng, n, **kw))
         return a[0] if single else a
-
-
-def _global_norm(tree: Any) -> jax.Array:
-    leaves = jax.tree.leaves(tree)
-    return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in leaves)) if leaves else jnp.zeros(())
-
-
-def global_norm(tree: Any) -> jax.Array:
-    """L2 norm over all leaves of ``tree``."""
-    return _global_norm(tree)

@@ -127,7 +127,7 @@ def make_expert(task: str, source: str = "scripted", *, env: gym.Env | None = No
         raise ConfigError(
             f"task {task!r} has no scripted expert; pass a trained checkpoint as the expert"
         )
-    from sensorimotor.policies.base import load_learner
+    from sensorimotor.agents.factory import load_learner
 
     learner = load_learner(source)
     if not hasattr(learner, "sample_actions"):
