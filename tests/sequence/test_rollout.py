@@ -54,10 +54,10 @@ def test_rollout_job_with_a_trained_model_writes_report_and_video(
     from sensorimotor.train.sequence import load_sequence_config, rollout_run, train
 
     cfg = load_sequence_config(
-        ["trainer=debug", "data=tiny", f"data.path={tiny_clips}", f"run_root={tmp_path}",
+        ["trainer=debug", "data=tiny", f"data.path={tiny_clips}", f"runs_root={tmp_path}",
          "model=gru_sa", "model.d_model=16", "model.n_layers=1", "trainer.steps=5"]
     )  # fmt: skip
-    run = Path(train(cfg)["run_dir"])
+    run = Path(train(cfg).run_dir)
     summary = rollout_run(run, n_clips=1, video=True, video_every=8, progress=False)
     assert summary["n_clips"] == 1 and summary["expert_error"] > 0
     assert summary["error_ratio"] == pytest.approx(summary["model_error"] / summary["expert_error"])

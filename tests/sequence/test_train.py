@@ -23,7 +23,7 @@ def _cfg(clips: Path, root: Path, *extra: str):
             "trainer=debug",
             "data=tiny",
             f"data.path={clips}",
-            f"run_root={root}",
+            f"runs_root={root}",
             "model.d_model=16",
             "model.n_layers=1",
             "model.d_state=8",
@@ -42,7 +42,7 @@ def trained(tiny_clips: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_run_directory_metrics_report_and_loss_goes_down(trained: dict) -> None:
-    run = Path(trained["run_dir"])
+    run = Path(trained.run_dir)
     for name in ("config.yaml", "env.json", "metrics.jsonl", "report.html"):
         assert (run / name).is_file(), name
     records = read_metrics(run / "metrics.jsonl")
@@ -50,7 +50,7 @@ def test_run_directory_metrics_report_and_loss_goes_down(trained: dict) -> None:
     assert losses[-1] < losses[0]
     assert any("grad_norm" in r and "param_norm" in r for r in records)
     assert any("val/action/r2" in r for r in records)
-    assert {"action/r2", "intention/r2"} <= set(trained["val"])
+    assert {"action/r2", "intention/r2"} <= set(trained.metrics["val"])
     assert "Predicted vs true" in (run / "report.html").read_text()
 
 
@@ -61,7 +61,7 @@ def test_checkpoint_round_trip_keeps_stats_and_predictions(trained: dict, tiny_c
     from sensorimotor.sequence.predictor import Predictor, load_run
     from sensorimotor.train.sequence import run_dataset
 
-    run = Path(trained["run_dir"])
+    run = Path(trained.run_dir)
     model, norms, meta = load_run(run)
     cfg, _ = run_dataset(run)
     fresh = ClipDataset(cfg.data)  # stats recomputed from the clean training clips
@@ -88,7 +88,7 @@ def test_checkpoint_round_trip_keeps_stats_and_predictions(trained: dict, tiny_c
 def test_evaluate_recurrent_step_agrees_with_parallel(trained: dict) -> None:
     from sensorimotor.train.sequence import evaluate_run
 
-    m = evaluate_run(trained["run_dir"], step_check_clips=1)
+    m = evaluate_run(trained.run_dir, step_check_clips=1)
     assert m["val_recurrent_step/action/r2"] == pytest.approx(
         m["val_parallel_same_clips/action/r2"], abs=1e-3
     )
@@ -99,7 +99,7 @@ def test_resume_continues_from_the_latest_checkpoint(tiny_clips: Path, tmp_path:
     from sensorimotor.train.sequence import train
 
     first = train(_cfg(tiny_clips, tmp_path, "trainer.steps=10"))
-    run = Path(first["run_dir"])
+    run = Path(first.run_dir)
     text = (run / "config.yaml").read_text().replace("steps: 10", "steps: 20")
     (run / "config.yaml").write_text(text)
     train(None, resume=run)

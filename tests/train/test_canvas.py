@@ -44,7 +44,7 @@ def final_params(run_dir):
 def test_run_writes_the_run_directory_and_report(tmp_path):
     result = run_canvas(tiny_config(tmp_path, "steps=12", "name=r"))
     run = result.run_dir
-    assert result.iterations == 12 and result.stopped_by == "steps"
+    assert result.steps == 12 and result.stopped_by == "steps"
     for name in ("config.yaml", "env.json", "metrics.jsonl", "report.html", "summary.json"):
         assert (run / name).is_file(), name
     assert (run / "sessions" / "toroidal_dot" / "validation" / "metadata.json").is_file()
@@ -96,7 +96,7 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
 
 def test_ctrl_c_stops_cleanly_with_a_checkpoint(tmp_path):
     result = run_canvas(tiny_config(tmp_path, "steps=50", "name=c"), callback=interrupt_at(4))
-    assert result.stopped_by == "interrupt" and result.iterations == 4
+    assert result.stopped_by == "interrupt" and result.steps == 4
     assert CheckpointManager(result.run_dir / "checkpoints").latest().step == 4
     assert (result.run_dir / "report.html").is_file()
 
@@ -175,7 +175,7 @@ def test_any_discrete_robot_works(tmp_path):
     config.robot = SquareRobotConfig(seed=1)
     config.trainer.augment = []
     result = run_canvas(config)
-    q = result.quality
+    q = result.metrics
     assert q["heldout"] > 0 and "mse" in q and "counterfactual_accuracy" not in q
     assert "action 2" in (result.run_dir / "report.html").read_text()
 

@@ -1,10 +1,15 @@
 import numpy as np
 import pytest
 
-from sensorimotor.core.checkpoint import CheckpointManager
+from sensorimotor.core.checkpoint import CheckpointManager, tree_to_nested
 from sensorimotor.core.errors import ConfigError, DataError
 from sensorimotor.robots.interface import Box
-from sensorimotor.worldmodels.model import CanvasWorldModel, lr_schedule, named_leaves
+from sensorimotor.worldmodels.model import CanvasWorldModel, lr_schedule
+
+
+def named_leaves(tree):
+    return tree_to_nested(tree, sep=".", strip_value=True)
+
 
 ACTIONS = [{"action": 0}, {"action": 1}]
 

@@ -65,11 +65,11 @@ def _train(args: argparse.Namespace) -> int:
                 "with --resume the sessions come from the run's config; give no SESSION arguments"
             )
         config = resume_config(args.resume, overrides, CanvasTrainConfig)
-        summary = train_on_sessions(config, resume=args.resume)
+        result = train_on_sessions(config, resume=args.resume)
     else:
-        summary = train_on_sessions(load_train_config(sessions, overrides))
-    _print_losses(summary)
-    print(f"run directory: {summary['run_dir']} (report.html)")
+        result = train_on_sessions(load_train_config(sessions, overrides))
+    _print_losses(result.metrics)
+    print(f"run directory: {result.run_dir} (report.html)")
     return 0
 
 

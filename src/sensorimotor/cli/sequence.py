@@ -84,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "segment",
         help="fit AR-HMM syllables (dynamax) and write /syllables into the clips",
         description="Keys: path, keys, pca_dims, num_states (list), stickiness (list), num_lags, "
-        "num_iters, val_fraction, split_seed, seed, max_clips, write, run_root, run_name.",
+        "num_iters, val_fraction, split_seed, seed, max_clips, write, runs_root, run_name.",
     )
     add_overrides(s)
     s.set_defaults(func=_segment)
@@ -142,7 +142,8 @@ def _train(args: argparse.Namespace) -> int:
         result = train(None, resume=args.resume)  # type: ignore[arg-type]
     else:
         result = train(load_sequence_config(args.overrides))
-    print(json.dumps(result, indent=2))
+    summary = {"run_dir": str(result.run_dir), "steps": result.steps, "seconds": result.seconds}
+    print(json.dumps({**summary, **result.metrics}, indent=2))
     return 0
 
 

@@ -13,6 +13,7 @@ name the key and list what is valid.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,10 @@ from sensorimotor.core.registry import Registry
 T = TypeVar("T")
 
 CONFIG_ROOT = Path(__file__).resolve().parent.parent / "configs"
+
+#: Old config key -> its new name. The old spelling is still accepted (overrides and saved
+#: configs), with a one-line deprecation message on stderr.
+RENAMED_KEYS = {"run_root": "runs_root"}
 
 
 def config_dir(family: str) -> Path:
@@ -94,6 +99,22 @@ def config_from_dict(schema: type[T], data: Any, path: str = "") -> T:
     return _convert(schema, data, path)
 
 
+def _rename_deprecated(data: Mapping[str, Any], fields: Mapping[str, Any], path: str) -> Any:
+    """``data`` with deprecated keys (:data:`RENAMED_KEYS`) under their new names; an explicitly
+    given old key wins over the new key's preset value."""
+    renamed = None
+    for old, new in RENAMED_KEYS.items():
+        if old in data and old not in fields and new in fields:
+            renamed = dict(renamed or data)
+            renamed[new] = renamed.pop(old)
+            where = f"{path}." if path else ""
+            print(
+                f"sensorimotor: config key {where}{old} is deprecated; use {where}{new}",
+                file=sys.stderr,
+            )
+    return data if renamed is None else renamed
+
+
 def _is_polymorphic(tp: Any) -> bool:
     return dataclasses.is_dataclass(tp) and isinstance(getattr(tp, "registry", None), Registry)
 
@@ -120,6 +141,7 @@ def _dataclass_from(schema: type, data: Any, path: str) -> Any:
             )
         schema = concrete
     fields = {f.name: f for f in dataclasses.fields(schema) if f.init}
+    data = _rename_deprecated(data, fields, path)
     unknown = sorted(set(data) - set(fields))
     if unknown:
         prefix = f"{path}." if path else ""

@@ -44,7 +44,7 @@ class SegmentConfig:
     seed: int = 0
     max_clips: int = 0
     write: bool = True
-    run_root: str = "runs"
+    runs_root: str = "runs"
     run_name: str | None = None
 
 

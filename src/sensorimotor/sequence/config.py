@@ -35,7 +35,7 @@ class SequenceConfig:
     """One training run: ``name`` is the preset (s5_sa, mamba_sa, ...)."""
 
     name: str = "s5_sa"
-    run_root: str = "runs"
+    runs_root: str = "runs"
     run_name: str | None = None
     data: ClipDataConfig = field(default_factory=ClipDataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

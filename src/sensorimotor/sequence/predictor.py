@@ -16,22 +16,12 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from sensorimotor.core.checkpoint import CheckpointManager
+from sensorimotor.core.checkpoint import CheckpointManager, nested_to_tree
 from sensorimotor.core.config import config_from_dict
 from sensorimotor.core.errors import DataError
 from sensorimotor.core.normalize import Normalizer
 from sensorimotor.sequence.config import SequenceConfig
 from sensorimotor.sequence.models import SequenceModel
-
-
-def int_keys(tree: Any) -> Any:
-    """Digit-string dict keys back to ints (orbax stores NNX list indices as strings)."""
-    if isinstance(tree, dict):
-        return {
-            (int(k) if isinstance(k, str) and k.isdigit() else k): int_keys(v)
-            for k, v in tree.items()
-        }
-    return tree
 
 
 def load_run(
@@ -46,9 +36,13 @@ def load_run(
     cfg = config_from_dict(SequenceConfig, meta["config"])
     slices = {k: tuple(v) for k, v in meta["feature_slices"].items()}
     model = SequenceModel(cfg.model, meta["d_in"], meta["target_dims"], slices, rngs=nnx.Rngs(0))
-    state = nnx.state(model, nnx.Param)
-    nnx.replace_by_pure_dict(state, int_keys(tree["params"]))
-    nnx.update(model, state)
+    params = nested_to_tree(
+        nnx.state(model, nnx.Param),
+        tree["params"],
+        where=f"{run_dir / 'checkpoints'} params",
+        strip_value=True,
+    )
+    nnx.update(model, params)
     model.eval()
     kinds = meta.get("normalizer_kinds", {})
     norms = {

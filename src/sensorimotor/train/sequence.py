@@ -7,13 +7,12 @@ checkpoints with normalisation stats, HTML report) and measures teacher-forced R
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import h5py
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -21,18 +20,26 @@ import optax
 from flax import nnx
 from tqdm import tqdm
 
-from sensorimotor.core.checkpoint import CheckpointManager
+from sensorimotor.core.checkpoint import nested_to_tree, tree_to_nested
 from sensorimotor.core.config import config_dir, config_to_dict, load_config, load_saved_config
 from sensorimotor.core.errors import ConfigError, DataError
-from sensorimotor.core.numerics import NonFiniteError, non_finite_paths
 from sensorimotor.core.rng import seed_everything
 from sensorimotor.core.rundir import RunDir
 from sensorimotor.core.tracking import Tracker, read_metrics
 from sensorimotor.data.clips.datasets import ClipDataset, make_dataset
+from sensorimotor.learners.optim import make_optimizer, warmup_cosine_schedule
+from sensorimotor.learners.state import TrainState
 from sensorimotor.sequence.config import SequenceConfig
 from sensorimotor.sequence.metrics import evaluate_clips
 from sensorimotor.sequence.models import SequenceModel, count_params
-from sensorimotor.sequence.predictor import int_keys
+from sensorimotor.train.loop import (
+    Interval,
+    MetricsWindow,
+    NonFinitePolicy,
+    RunCheckpoints,
+    RunResult,
+    progress,
+)
 
 FAMILY = "sequence"
 
@@ -65,15 +72,14 @@ def build_model(cfg: SequenceConfig, dataset: ClipDataset, seed: int) -> Sequenc
     )
 
 
-def make_optimizer(cfg: SequenceConfig) -> optax.GradientTransformation:
-    """AdamW with linear warm-up, cosine decay and global-norm clipping."""
+def make_sequence_optimizer(cfg: SequenceConfig) -> optax.GradientTransformation:
+    """AdamW with linear warm-up, cosine decay to 5 % of the peak and global-norm clipping (the
+    learners' one optimiser builder)."""
     t = cfg.trainer
-    schedule = optax.warmup_cosine_decay_schedule(
-        0.0, t.lr, max(1, t.warmup_steps), max(t.steps, t.warmup_steps + 1), end_value=t.lr * 0.05
+    schedule = warmup_cosine_schedule(
+        t.lr, warmup_steps=max(1, t.warmup_steps), decay_steps=t.steps, end_value=t.lr * 0.05
     )
-    return optax.chain(
-        optax.clip_by_global_norm(t.grad_clip), optax.adamw(schedule, weight_decay=t.weight_decay)
-    )
+    return make_optimizer(schedule, weight_decay=t.weight_decay, grad_clip=t.grad_clip)
 
 
 def loss_fn(
@@ -86,24 +92,29 @@ def loss_fn(
     return total, terms
 
 
-@nnx.jit(static_argnums=(3,))
+@partial(jax.jit, static_argnums=(2,))
 def train_step(
-    model: SequenceModel,
-    opt: nnx.Optimizer,
+    state: TrainState,
     batch: dict[str, jax.Array],
     weights: tuple[tuple[str, float], ...],
-) -> dict[str, jax.Array]:
-    """One optimisation step; returns loss terms and gradient statistics."""
-    (loss, terms), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model, batch, dict(weights))
-    opt.update(model, grads)
+) -> tuple[TrainState, dict[str, jax.Array]]:
+    """One pure optimisation step: ``(state, batch) -> (new state, loss terms and gradient
+    statistics)``. The non-parameter state (dropout RNG counts) is carried forward too."""
+
+    def objective(params: nnx.State) -> tuple[jax.Array, tuple[dict, nnx.State]]:
+        model = state.module(params)
+        loss, terms = loss_fn(model, batch, dict(weights))
+        return loss, (terms, nnx.split(model, nnx.Param, ...)[2])
+
+    (loss, (terms, rest)), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
+    state = state.apply_gradients(grads).replace(rest=rest)
     leaves = jax.tree.leaves(grads)
-    params = jax.tree.leaves(nnx.state(model, nnx.Param))
-    return {
+    return state, {
         "loss": loss,
         **{f"loss/{k}": v for k, v in terms.items()},
         "grad_norm": optax.tree.norm(grads),
         "grad_max": jnp.max(jnp.stack([jnp.max(jnp.abs(g)) for g in leaves])),
-        "param_norm": optax.tree.norm(params),
+        "param_norm": optax.tree.norm(jax.tree.leaves(state.params)),
     }
 
 
@@ -126,18 +137,35 @@ def teacher_forced(model: SequenceModel, dataset: ClipDataset, split: str) -> di
     return metrics
 
 
-def checkpoint_tree(
-    model: SequenceModel, opt: nnx.Optimizer, dataset: ClipDataset
-) -> dict[str, Any]:
-    """Params + optimiser state + normalisation stats as one pytree."""
+def checkpoint_tree(state: TrainState, step: int, dataset: ClipDataset) -> dict[str, Any]:
+    """Params + optimiser state (and its step) + normalisation stats as one pytree (the layout of
+    an ``nnx.Optimizer`` state, so older runs still resume)."""
     return {
-        "params": nnx.to_pure_dict(nnx.state(model, nnx.Param)),
-        "opt_state": nnx.to_pure_dict(nnx.state(opt)),
+        "params": tree_to_nested(state.params, strip_value=True),
+        "opt_state": {
+            "opt_state": tree_to_nested(state.opt_state, strip_value=True),
+            "step": np.asarray(step, np.uint32),
+        },
         "normalizers": {
             k: {"shift": np.asarray(n.shift), "scale": np.asarray(n.scale)}
             for k, n in dataset.normalizers.items()
         },
     }
+
+
+def restore_state(state: TrainState, tree: dict[str, Any], where: str) -> TrainState:
+    """``state`` with params and optimiser state from a checkpoint tree (:func:`checkpoint_tree`)."""
+    return state.replace(
+        params=nested_to_tree(
+            state.params, tree["params"], where=f"{where} params", strip_value=True
+        ),
+        opt_state=nested_to_tree(
+            state.opt_state,
+            tree["opt_state"]["opt_state"],
+            where=f"{where} optimiser state",
+            strip_value=True,
+        ),
+    )
 
 
 def model_metadata(cfg: SequenceConfig, dataset: ClipDataset) -> dict[str, Any]:
@@ -153,111 +181,107 @@ def model_metadata(cfg: SequenceConfig, dataset: ClipDataset) -> dict[str, Any]:
     }
 
 
-def _save_bad_batch(run: RunDir, step: int, batch: dict[str, np.ndarray]) -> Path:
-    path = run.path / f"nonfinite_batch_step_{step}.h5"
-    with h5py.File(path, "w") as f:
-        for k, v in batch.items():
-            f.create_dataset(k, data=np.asarray(v))
-    return path
-
-
-def train(cfg: SequenceConfig | None, *, resume: str | Path | None = None) -> dict[str, Any]:
-    """Train ``cfg`` (or continue the run at ``resume``); returns run path, final metrics, timings."""
+def train(cfg: SequenceConfig | None, *, resume: str | Path | None = None) -> RunResult:
+    """Train ``cfg`` (or continue the run in the run directory ``resume``; ``cfg`` is then read
+    from it). The result's ``metrics`` hold teacher-forced R² on ``val`` and ``train`` and
+    ``n_params``."""
     if resume is not None:
         run = RunDir.open(resume)
         cfg = load_saved_config(run.config_path, SequenceConfig)
-        t = cfg.trainer
+    elif cfg is None:
+        raise ConfigError("train needs a config or a run directory to resume")
     else:
-        if cfg is None:
-            raise ConfigError("train needs a config or a run directory to resume")
-        t = cfg.trainer
-        run = RunDir.create(cfg.run_root, cfg.run_name, prefix=cfg.name, config=cfg, seed=t.seed)
+        run = RunDir.create(
+            cfg.runs_root, cfg.run_name, prefix=cfg.name, config=cfg, seed=cfg.trainer.seed
+        )
+    t = cfg.trainer
     seed_everything(t.seed)
     dataset = make_dataset(cfg.data)
     model = build_model(cfg, dataset, t.seed)
-    opt = nnx.Optimizer(model, make_optimizer(cfg), wrt=nnx.Param)
-    ckpt = CheckpointManager(run.checkpoints_dir.resolve(), keep=t.keep_checkpoints)
+    state = TrainState.create(model, make_sequence_optimizer(cfg))
+    checkpoints = RunCheckpoints(run, keep=t.keep_checkpoints)
     start = 0
-    if resume is not None and (latest := ckpt.latest()) is not None:
-        tree, meta = ckpt.restore(target=checkpoint_tree(model, opt, dataset))
-        _load_params(model, tree["params"])
-        opt_state = nnx.state(opt)
-        nnx.replace_by_pure_dict(opt_state, tree["opt_state"])
-        nnx.update(opt, opt_state)
-        start = latest.step
-    weights = tuple(sorted(t.loss_weights.items()))
+    restored = checkpoints.restore_latest() if resume is not None else None
+    if restored is not None:
+        state = restore_state(state, restored[0], str(run.checkpoints_dir))
+        start = int(restored[1]["step"])
     unknown = set(t.loss_weights) - set(dataset.target_dims)
     if unknown:
         raise ConfigError(
             f"trainer.loss_weights: unknown targets {sorted(unknown)}; this mode has {sorted(dataset.target_dims)}"
         )
-    meta = model_metadata(cfg, dataset)
-    batches = dataset.batches("train", t.batch_size, seed=t.seed + start)
-    history: list[dict[str, float]] = []
-    step = start
     t0 = time.time()
-    seqs = 0
     with Tracker(run, wandb=t.wandb, project=t.project, config=cfg) as tracker:
         tracker.log(
-            {"n_params": count_params(model), "train_windows": dataset.num_windows("train")}, step
+            {"n_params": count_params(model), "train_windows": dataset.num_windows("train")}, start
         )
-        bar = tqdm(range(start, t.steps), desc=f"train {cfg.name}", disable=not t.progress)
-        try:
-            for step in bar:
-                batch = next(batches)
-                stats = train_step(
-                    model, opt, {k: jnp.asarray(v) for k, v in batch.items()}, weights
-                )
-                seqs += t.batch_size
-                host = {k: float(v) for k, v in stats.items()}
-                bad = [k for k, v in host.items() if not math.isfinite(v)]
-                if bad or non_finite_paths(batch):
-                    path = _save_bad_batch(run, step + 1, batch)
-                    raise NonFiniteError(
-                        f"non-finite {bad or 'input batch'} at step {step + 1} "
-                        f"(loss={host['loss']}); offending batch saved to {path}; the last good "
-                        f"checkpoint is kept in {run.checkpoints_dir}",
-                        step + 1,
-                        bad,
-                    )
-                if (step + 1) % t.log_every == 0 or step + 1 == t.steps:
-                    host["seq_per_s"] = seqs / max(time.time() - t0, 1e-9)
-                    tracker.log(host, step + 1)
-                    bar.set_postfix(loss=f"{host['loss']:.4f}")
-                if (step + 1) % t.eval_every == 0 or step + 1 == t.steps:
-                    val = {f"val/{k}": v for k, v in teacher_forced(model, dataset, "val").items()}
-                    tracker.log(val, step + 1)
-                    history.append({"step": step + 1, **val})
-                if (step + 1) % t.checkpoint_every == 0 or step + 1 == t.steps:
-                    ckpt.save(
-                        step + 1, checkpoint_tree(model, opt, dataset), {**meta, "metrics": host}
-                    )
-        except KeyboardInterrupt:
-            ckpt.save(step, checkpoint_tree(model, opt, dataset), {**meta, "interrupted": True})
-            raise
+        state = _train_loop(cfg, run, dataset, state, checkpoints, tracker, start)
+    model = state.module()
     final = {
         "val": teacher_forced(model, dataset, "val"),
         "train": teacher_forced(model, dataset, "train"),
     }
     elapsed = time.time() - t0
-    write_report(run, cfg, dataset, model, final)
-    return {
-        "run_dir": str(run.path),
-        "steps": t.steps,
-        "seconds": elapsed,
-        "val": final["val"],
-        "train": final["train"],
-        "n_params": count_params(model),
-    }
+    write_sequence_report(run, cfg, dataset, model, final)
+    return RunResult(run.path, t.steps, elapsed, metrics={**final, "n_params": count_params(model)})
 
 
-def _load_params(model: SequenceModel, params: Any) -> None:
-    state = nnx.state(model, nnx.Param)
-    nnx.replace_by_pure_dict(state, int_keys(params))
-    nnx.update(model, state)
+def _train_loop(
+    cfg: SequenceConfig,
+    run: RunDir,
+    dataset: ClipDataset,
+    state: TrainState,
+    checkpoints: RunCheckpoints,
+    tracker: Tracker,
+    start: int,
+) -> TrainState:
+    """Steps ``start..trainer.steps``: log, evaluate and checkpoint on their intervals; NaN/Inf
+    raises naming the step (the batch is saved); Ctrl-C saves and re-raises."""
+    t = cfg.trainer
+    weights = tuple(sorted(t.loss_weights.items()))
+    meta = model_metadata(cfg, dataset)
+    log_at, eval_at, save_at = (
+        Interval(t.log_every, t.steps),
+        Interval(t.eval_every, t.steps),
+        Interval(t.checkpoint_every, t.steps),
+    )
+    nonfinite = NonFinitePolicy(
+        run.path, f"sequence train step (the last good checkpoint is kept in {run.checkpoints_dir})"
+    )
+    batches = dataset.batches("train", t.batch_size, seed=t.seed + start)
+    window = MetricsWindow()
+    bar = progress(t.steps, desc=f"train {cfg.name}", initial=start, enabled=t.progress)
+    step = start
+    try:
+        for step in range(start, t.steps):
+            batch = next(batches)
+            new_state, stats = train_step(
+                state, {k: jnp.asarray(v) for k, v in batch.items()}, weights
+            )
+            host = {k: float(v) for k, v in stats.items()}
+            nonfinite.check({"input batch": dict(batch), **host}, step=step + 1, batch=batch)
+            state = new_state
+            window.count("seq", t.batch_size)
+            bar.update(1)
+            if log_at.due(step + 1):
+                host["seq_per_s"] = window.flush()["seq_per_s"]
+                tracker.log(host, step + 1)
+                bar.set_postfix(loss=f"{host['loss']:.4f}")
+            if eval_at.due(step + 1):
+                val = teacher_forced(state.module(), dataset, "val")
+                tracker.log({f"val/{k}": v for k, v in val.items()}, step + 1)
+            if save_at.due(step + 1):
+                tree = checkpoint_tree(state, step + 1, dataset)
+                checkpoints.save(step + 1, tree, {**meta, "metrics": host})
+    except KeyboardInterrupt:
+        checkpoints.save(step, checkpoint_tree(state, step, dataset), {**meta, "interrupted": True})
+        raise
+    finally:
+        bar.close()
+    return state
 
 
-def write_report(
+def write_sequence_report(
     run: RunDir,
     cfg: SequenceConfig,
     dataset: ClipDataset,
@@ -504,7 +528,7 @@ def segment_job(cfg: Any, *, progress: bool = True) -> dict[str, Any]:
     from sensorimotor.sequence.arhmm import run_lengths, segment
     from sensorimotor.train.report import HtmlReport, new_figure
 
-    run = RunDir.create(cfg.run_root, cfg.run_name, prefix="segment", config=cfg, seed=cfg.seed)
+    run = RunDir.create(cfg.runs_root, cfg.run_name, prefix="segment", config=cfg, seed=cfg.seed)
     summary = segment(cfg, run.path, progress=progress)
     val_syl = summary.pop("val_syllables")
     dt = summary["control_dt"]

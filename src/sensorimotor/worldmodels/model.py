@@ -26,10 +26,13 @@ import numpy as np
 import optax
 from flax import nnx
 
+from sensorimotor.core.checkpoint import nested_to_tree, tree_to_nested
 from sensorimotor.core.errors import ConfigError, DataError
 from sensorimotor.core.normalize import Normalizer
 from sensorimotor.core.numerics import check_finite
 from sensorimotor.core.rng import derive_seed
+from sensorimotor.learners.optim import make_optimizer, warmup_cosine_schedule
+from sensorimotor.learners.state import TrainState
 from sensorimotor.nn.vit import MAEConfig, MaskedAutoencoderViT, per_patch_mse, unpatchify
 from sensorimotor.robots.interface import Action, ActionSpace, Box
 from sensorimotor.worldmodels.canvas import CanvasLayout, action_palette
@@ -43,8 +46,8 @@ __all__ = [
     "CanvasVisualState",
     "StepInfo",
     "discrete_actions",
+    "canvas_optimizer",
     "lr_schedule",
-    "make_optimizer",
     "pair_key",
     "sample_balanced",
 ]
@@ -65,35 +68,29 @@ def discrete_actions(space: ActionSpace, who: str = "the canvas world model") ->
 def lr_schedule(trainer: CanvasTrainerConfig, total_steps: int | None) -> optax.Schedule:
     """Linear warm-up to ``trainer.lr``, then cosine decay to ``trainer.min_lr`` (constant when the
     length is unknown)."""
-    decay = trainer.decay_steps or total_steps
-    warmup = trainer.warmup_steps
-    if not decay:
-        return optax.join_schedules(
-            [
-                optax.linear_schedule(0.0, trainer.lr, max(warmup, 1)),
-                optax.constant_schedule(trainer.lr),
-            ],
-            [max(warmup, 1)],
-        )
-    return optax.warmup_cosine_decay_schedule(
-        0.0, trainer.lr, min(warmup, max(decay - 1, 0)), max(decay, warmup + 1), trainer.min_lr
+    return warmup_cosine_schedule(
+        trainer.lr,
+        warmup_steps=trainer.warmup_steps,
+        decay_steps=trainer.decay_steps or total_steps,
+        end_value=trainer.min_lr,
     )
 
 
-def make_optimizer(
+def canvas_optimizer(
     trainer: CanvasTrainerConfig, total_steps: int | None
 ) -> tuple[optax.GradientTransformation, optax.Schedule]:
     """AdamW without its learning rate (global-norm clipping first when configured) and the
     warm-up + cosine schedule. The train step scales the update by ``-schedule(step)`` itself, so
     an online run can follow its iterations (train steps skipped below the threshold still advance
     the schedule) and a batch run its train steps."""
-    schedule = lr_schedule(trainer, total_steps)
-    parts = [optax.clip_by_global_norm(trainer.grad_clip)] if trainer.grad_clip else []
-    parts += [
-        optax.scale_by_adam(b1=trainer.b1, b2=trainer.b2),
-        optax.add_decayed_weights(trainer.weight_decay),
-    ]
-    return optax.chain(*parts), schedule
+    tx = make_optimizer(
+        None,
+        b1=trainer.b1,
+        b2=trainer.b2,
+        weight_decay=trainer.weight_decay,
+        grad_clip=trainer.grad_clip,
+    )
+    return tx, lr_schedule(trainer, total_steps)
 
 
 class CanvasWorldModel(OnlineLoop):
@@ -157,16 +154,18 @@ class CanvasWorldModel(OnlineLoop):
         self.mae_config = mae
         self.frame_shape = (self.layout.frame_height, self.layout.frame_width, 3)
         net = MaskedAutoencoderViT(mae, rngs=nnx.Rngs(derive_seed(seed, "canvas", "init")))
-        self.graphdef, self._state_template = nnx.split(net)
-        # Parameters as a plain dict of arrays: cheaper to pass into jitted functions than NNX state.
-        self.params = nnx.to_pure_dict(self._state_template)
+        graphdef, self._state_template = nnx.split(net)
         self.total_steps = total_steps
-        self.tx, self.schedule = make_optimizer(trainer, total_steps)
-        self.opt_state = self.tx.init(self.params)
+        tx, self.schedule = canvas_optimizer(trainer, total_steps)
+        # Parameters as a plain dict of arrays: cheaper to pass into jitted functions than NNX state.
+        params = nnx.to_pure_dict(self._state_template)
+        self.state = TrainState(
+            graphdef=graphdef, params=params, rest=nnx.State({}), opt_state=tx.init(params), tx=tx
+        )
         self.history = FrameHistory(trainer.history, self.frame_shape, config.slots)
         self._mask = self.layout.target_mask
         self._keep = self.layout.visible_patches
-        self._train_step = jax.jit(self._train_step_fn, donate_argnums=(0, 1))
+        self._train_step = jax.jit(self._train_step_fn, donate_argnums=(0,))
         self._predict = jax.jit(self._predict_fn)
         self.normalizer: Normalizer | None = None
         # Online state.
@@ -184,6 +183,20 @@ class CanvasWorldModel(OnlineLoop):
     @property
     def num_actions(self) -> int:
         return len(self.actions)
+
+    @property
+    def params(self) -> Any:
+        """The network parameters (a plain dict of arrays, as in the train state)."""
+        return self.state.params
+
+    @property
+    def opt_state(self) -> Any:
+        """The optimiser state of the train state."""
+        return self.state.opt_state
+
+    @property
+    def graphdef(self) -> nnx.GraphDef:
+        return self.state.graphdef
 
     @property
     def num_params(self) -> int:
@@ -243,17 +256,19 @@ class CanvasWorldModel(OnlineLoop):
 
     def _train_step_fn(
         self,
-        params: Any,
-        opt_state: Any,
+        state: TrainState,
         canvases: jax.Array,
         step: jax.Array,
         schedule_step: jax.Array,
         normalizer: Normalizer,
-    ) -> tuple[Any, Any, dict[str, jax.Array], jax.Array]:
+    ) -> tuple[TrainState, dict[str, jax.Array], jax.Array]:
+        """The pure train step: ``(train state, canvases, ...) -> (new state, metrics, the first
+        canvas's decoded patches)``."""
         if self.trainer.augment:
             key = jax.random.fold_in(jax.random.key(derive_seed(self.seed, "augment")), step)
             canvases = self._augment(canvases, key)
         pixels, inputs = self._inputs(canvases, normalizer)
+        params, opt_state = state.params, state.opt_state
 
         def loss_fn(p: Any) -> tuple[jax.Array, jax.Array]:
             net = self.network(p)
@@ -261,8 +276,7 @@ class CanvasWorldModel(OnlineLoop):
             return net.loss(pixels, out.pred, out.mask), out.pred
 
         (loss, pred), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        new_opt_state = self.tx.update(grads, opt_state, params)
-        updates, new_opt_state = new_opt_state
+        updates, new_opt_state = state.tx.update(grads, opt_state, params)
         lr = self.schedule(schedule_step)
         new_params = jax.tree.map(lambda p, u: p - lr * u, params, updates)
         grad_norm = optax.tree.norm(grads)
@@ -270,10 +284,12 @@ class CanvasWorldModel(OnlineLoop):
         # donated, so the old values would otherwise be gone); the host then raises.
         finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
         keep = lambda new, old: jnp.where(finite, new, old)  # noqa: E731
-        params = jax.tree.map(keep, new_params, params)
-        opt_state = jax.tree.map(keep, new_opt_state, opt_state)
+        state = state.replace(
+            params=jax.tree.map(keep, new_params, params),
+            opt_state=jax.tree.map(keep, new_opt_state, opt_state),
+        )
         metrics = {"loss": loss, "grad_norm": grad_norm, "lr": lr}
-        return params, opt_state, metrics, pred[0]
+        return state, metrics, pred[0]
 
     def _predict_fn(
         self, params: Any, canvases: jax.Array, normalizer: Normalizer
@@ -301,15 +317,14 @@ class CanvasWorldModel(OnlineLoop):
         Returns the metrics (loss, grad_norm, lr) and the decoder's patches for the first canvas
         ``(N, p*p*3)``. Raises :class:`~sensorimotor.core.numerics.NonFiniteError` on NaN/Inf.
         """
-        params, opt_state, metrics, pred0 = self._train_step(
-            self.params,
-            self.opt_state,
+        state, metrics, pred0 = self._train_step(
+            self.state,
             canvases,
             np.int32(self.train_steps),
             np.int32(self.train_steps if schedule_step is None else schedule_step),
             self._require_normalizer(),
         )
-        self.params, self.opt_state = params, opt_state  # unchanged when the step was not finite
+        self.state = state  # unchanged when the step was not finite
         metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
         where = f"canvas train step (loss/gradients{'; ' + batch_info if batch_info else ''})"
         check_finite(metrics, step=self.train_steps, context=where)
@@ -378,8 +393,8 @@ class CanvasWorldModel(OnlineLoop):
                 "shift": np.zeros(3, np.float32) if norm is None else np.asarray(norm.shift),
                 "scale": np.ones(3, np.float32) if norm is None else np.asarray(norm.scale),
             },
-            "params": named_leaves(self.params),
-            "opt_state": named_leaves(self.opt_state),
+            "params": tree_to_nested(self.params, sep=".", strip_value=True),
+            "opt_state": tree_to_nested(self.opt_state, sep=".", strip_value=True),
             "history": self.history.state_dict(),
             "online": {
                 "iteration": np.asarray(self.iteration, np.int64),
@@ -397,8 +412,18 @@ class CanvasWorldModel(OnlineLoop):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore from :meth:`state_dict` output (as read back from a checkpoint)."""
-        self.params = load_named_leaves(self.params, state["params"], "params")
-        self.opt_state = load_named_leaves(self.opt_state, state["opt_state"], "optimiser state")
+        self.state = self.state.replace(
+            params=nested_to_tree(
+                self.params, state["params"], where="checkpoint params", sep=".", strip_value=True
+            ),
+            opt_state=nested_to_tree(
+                self.opt_state,
+                state["opt_state"],
+                where="checkpoint optimiser state",
+                sep=".",
+                strip_value=True,
+            ),
+        )
         self.history.load_state_dict(state["history"])
         norm = state["normalizer"]
         self.normalizer = (
@@ -415,46 +440,3 @@ class CanvasWorldModel(OnlineLoop):
         )
         self.action_log = [int(a) for a in np.asarray(online["actions"])[1:]]
         self.seen_pairs = {int(p) for p in np.asarray(online["pairs"])[1:]}
-
-
-def named_leaves(tree: Any) -> dict[str, np.ndarray]:
-    """A pytree as ``{"path.to.leaf": array}`` (readable checkpoint keys; restored by path)."""
-    out = {}
-    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-        out[_path_name(path)] = np.asarray(leaf)
-    return out
-
-
-def load_named_leaves(template: Any, named: dict[str, Any], what: str) -> Any:
-    """``template`` with every leaf replaced by ``named[path]``; a clear error on any mismatch."""
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
-    names = [_path_name(p) for p, _ in leaves]
-    missing = sorted(set(names) - set(named))
-    extra = sorted(set(named) - set(names))
-    if missing or extra:
-        raise DataError(
-            f"checkpoint {what} do not match the model config: missing {missing[:3]}, unexpected {extra[:3]}"
-        )
-    new = []
-    for name, (_, leaf) in zip(names, leaves, strict=True):
-        value = np.asarray(named[name])
-        if value.shape != np.shape(leaf):
-            raise DataError(
-                f"checkpoint {what} {name} has shape {value.shape}, the model expects {np.shape(leaf)}"
-            )
-        new.append(jnp.asarray(value, dtype=jnp.asarray(leaf).dtype))
-    return jax.tree_util.tree_unflatten(treedef, new)
-
-
-def _path_name(path: tuple) -> str:
-    parts = []
-    for key in path:
-        for attr in ("key", "name", "idx"):
-            if hasattr(key, attr):
-                parts.append(str(getattr(key, attr)))
-                break
-        else:
-            parts.append(str(key))
-    if len(parts) > 1 and parts[-1] == "value":  # NNX variables: "encoder.norm.scale.value"
-        parts.pop()
-    return ".".join(parts) or "value"

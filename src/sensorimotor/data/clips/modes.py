@@ -5,13 +5,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from sensorimotor.core.errors import ConfigError, DataError
 from sensorimotor.data.clips.format import Clip, read_clip
 
+Mode = Literal[
+    "state_action",
+    "pure_state",
+    "state_intention",
+    "pure_intention",
+    "state_intention_controller",
+    "syllable_state_intention",
+]
+
+#: Mode -> the input array and the targets (name -> (clip key, shift: 1 = the next step's value)).
 MODES: dict[str, dict[str, Any]] = {
     "state_action": {"input": "obs", "targets": {"action": ("ctrl", 1)}},
     "pure_state": {"input": "obs", "targets": {"state": ("state", 1)}},
@@ -34,7 +44,7 @@ class ClipDataConfig:
 
     path: str = "saved/clips_rodent"
     dataset: str = "clips"
-    mode: str = "state_action"
+    mode: Mode = "state_action"
     segment_length: int = 64
     stride: int = 32
     val_fraction: float = 0.2

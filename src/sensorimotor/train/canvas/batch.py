@@ -7,6 +7,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,15 @@ from sensorimotor.train.canvas.config import (
     canvas_model_config,
     load_any_config,
 )
-from sensorimotor.train.canvas.online import StopFlag
 from sensorimotor.train.canvas.report import write_batch_report
+from sensorimotor.train.loop import (
+    Interval,
+    MetricsWindow,
+    RunCheckpoints,
+    RunResult,
+    StopFlag,
+    progress,
+)
 
 
 def session_data(
@@ -46,27 +54,86 @@ def session_data(
     return frames, space
 
 
-def train_on_sessions(
-    config: CanvasTrainConfig, resume: str | Path | None = None
-) -> dict[str, Any]:
-    """Batch-train the canvas world model on recorded sessions (resumable); returns the summary."""
-    import jax  # noqa: F401
-    from tqdm import tqdm
+@dataclass
+class _BatchJob:
+    """What one batch run trains on and writes to."""
 
-    from sensorimotor.core.checkpoint import CheckpointManager
+    config: CanvasTrainConfig
+    model: Any
+    dataset: Any
+    eval_data: tuple[list, Any] | None
+    run: RunDir
+    checkpoints: RunCheckpoints
+
+    def save(self) -> None:
+        self.checkpoints.save(
+            self.model.train_steps,
+            self.model.state_dict(),
+            {
+                "train_steps": self.model.train_steps,
+                "kind": "canvas-batch",
+                "config": config_to_dict(self.config),
+            },
+        )
+
+
+def train(config: CanvasTrainConfig, *, resume: str | Path | None = None) -> RunResult:
+    """Batch-train the canvas world model on recorded sessions (or continue the run in the run
+    directory ``resume``). The result's ``metrics`` are the summary (loss statistics on the
+    training sessions, and held-out ones under ``eval``); ``stopped_by``: ``steps`` or ``interrupt``."""
+    import jax  # noqa: F401 - loaded before the run dir records the devices
+
     from sensorimotor.core.tracking import Tracker
-    from sensorimotor.worldmodels.model import CanvasWorldModel
-    from sensorimotor.worldmodels.sessions import BatchPrefetcher, CanvasDataset, check_same_space
 
     enable_compilation_cache()
+    job = _prepare(config, resume)
+    model = job.model
+    start = model.train_steps
+    t0 = time.perf_counter()
+    with Tracker(job.run, wandb=config.wandb, config=config) as tracker:
+        stopped_by = _train_loop(job, tracker, start, t0)
+        summary: dict[str, Any] = {
+            "train_steps": model.train_steps,
+            "seconds": time.perf_counter() - t0,
+            "stopped_by": stopped_by,
+            "train": _evaluate_dataset_summary(model, job.dataset),
+        }
+        if job.eval_data:
+            summary["eval"] = _evaluate_sessions(model, job.eval_data, config)
+            tracker.log(_flat_eval(summary["eval"]), model.train_steps)
+    (job.run.path / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    write_batch_report(job.run, model, summary, config)
+    return RunResult(
+        job.run.path,
+        model.train_steps,
+        summary["seconds"],
+        stopped_by,
+        metrics=summary,
+        counters={"train_steps": model.train_steps},
+    )
+
+
+#: ``sensorimotor canvas train`` in Python (the batch driver's :func:`train`).
+train_on_sessions = train
+
+
+def _prepare(config: CanvasTrainConfig, resume: str | Path | None) -> _BatchJob:
+    """Read the sessions, build the model and (only then) make or reopen the run directory."""
+    from sensorimotor.worldmodels.model import CanvasWorldModel
+    from sensorimotor.worldmodels.sessions import CanvasDataset, check_same_space
+
     model_config = canvas_model_config(config.model)
     frame_size = tuple(model_config.frame_size) if model_config.frame_size else None
     train_frames, space = session_data(
         config.sessions, config.sessions_root, frame_size, config.progress
     )
-    image_size = train_frames[0].image_size
     model = CanvasWorldModel(
-        model_config, config.trainer, space, image_size, seed=config.seed, total_steps=config.steps
+        model_config,
+        config.trainer,
+        space,
+        train_frames[0].image_size,
+        seed=config.seed,
+        total_steps=config.steps,
     )
     dataset = CanvasDataset(train_frames, model.layout, model.palette)
     model.seen_pairs = set(dataset.pairs)
@@ -79,115 +146,73 @@ def train_on_sessions(
             [space, eval_space], [Path(config.sessions[0]), Path(config.eval_sessions[0])]
         )
         eval_data = (eval_frames, CanvasDataset(eval_frames, model.layout, model.palette))
-
     run = (
         RunDir.open(resume)
         if resume is not None
         else RunDir.create(config.runs_root, config.name, "canvas", config, config.seed)
     )
-    checkpoints = CheckpointManager(
-        run.checkpoints_dir.absolute(), keep=config.trainer.keep_checkpoints
-    )
-    if resume is not None and checkpoints.latest() is not None:
-        state, _ = checkpoints.restore()
-        model.load_state_dict(state)
+    checkpoints = RunCheckpoints(run, keep=config.trainer.keep_checkpoints)
+    restored = checkpoints.restore_latest() if resume is not None else None
+    if restored is not None:
+        model.load_state_dict(restored[0])
         model.seen_pairs = set(dataset.pairs)
     else:
         sample = dataset.frames()
         model.fit_normalizer(sample[:: max(1, len(sample) // 2000)])
+    return _BatchJob(config, model, dataset, eval_data, run, checkpoints)
 
-    def save() -> None:
-        checkpoints.save(
-            model.train_steps,
-            model.state_dict(),
-            {
-                "train_steps": model.train_steps,
-                "kind": "canvas-batch",
-                "config": config_to_dict(config),
-            },
-        )
 
-    trainer = config.trainer
-    start = model.train_steps
-    t0 = time.perf_counter()
+def _train_loop(job: _BatchJob, tracker: Any, start: int, t0: float) -> str:
+    """Train until ``config.steps`` (or Ctrl-C); logs, evaluates, checkpoints. Returns why it stopped."""
+    from sensorimotor.worldmodels.sessions import BatchPrefetcher
+
+    config, model, trainer = job.config, job.model, job.config.trainer
+    log_at, eval_at, save_at = (
+        Interval(trainer.log_every),
+        Interval(trainer.eval_every or 0),
+        Interval(trainer.checkpoint_every or 0),
+    )
+    prefetch = BatchPrefetcher(
+        job.dataset,
+        config.seed,
+        trainer.batch_size,
+        start,
+        config.steps,
+        switch_fraction=trainer.switch_fraction,
+    )
+    bar = progress(config.steps, desc="canvas train", initial=start, enabled=config.progress)
+    window = MetricsWindow()
     stopped_by = "steps"
-    with Tracker(run, wandb=config.wandb, config=config) as tracker:
-        prefetch = BatchPrefetcher(
-            dataset,
-            config.seed,
-            trainer.batch_size,
-            start,
-            config.steps,
-            switch_fraction=trainer.switch_fraction,
-        )
-        bar = tqdm(
-            total=config.steps,
-            initial=start,
-            unit="step",
-            disable=not config.progress,
-            dynamic_ncols=True,
-            desc="canvas train",
-        )
-        losses: list[float] = []
-        try:
-            with StopFlag() as stop:
-                for step, batch in prefetch:
-                    assert step == model.train_steps
-                    metrics, _ = model.train_batch(
-                        batch, batch_info=f"batch step {step} of the sessions"
-                    )
-                    losses.append(metrics["loss"])
-                    bar.update(1)
-                    if model.train_steps % trainer.log_every == 0:
-                        rate = (model.train_steps - start) / (time.perf_counter() - t0)
-                        tracker.log(
-                            {
-                                "loss": float(np.mean(losses)),
-                                "lr": metrics["lr"],
-                                "steps_per_s": rate,
-                            },
-                            model.train_steps,
-                        )
-                        bar.set_postfix(
-                            loss=f"{np.mean(losses):.2e}", steps_s=f"{rate:.1f}", refresh=False
-                        )
-                        losses = []
-                    if (
-                        trainer.eval_every
-                        and model.train_steps % trainer.eval_every == 0
-                        and eval_data
-                    ):
-                        stats = _evaluate_sessions(model, eval_data, config)
-                        tracker.log(_flat_eval(stats), model.train_steps)
-                    if (
-                        trainer.checkpoint_every
-                        and model.train_steps % trainer.checkpoint_every == 0
-                    ):
-                        save()
-                    if stop.stopped:
-                        stopped_by = "interrupt"
-                        break
-        except KeyboardInterrupt:
-            stopped_by = "interrupt"
-        finally:
-            prefetch.close()
-            bar.close()
-            if model.train_steps > start:
-                save()
-        seconds = time.perf_counter() - t0
-        summary: dict[str, Any] = {
-            "train_steps": model.train_steps,
-            "seconds": seconds,
-            "stopped_by": stopped_by,
-            "train": _evaluate_dataset_summary(model, dataset),
-        }
-        if eval_data:
-            summary["eval"] = _evaluate_sessions(model, eval_data, config)
-            tracker.log(_flat_eval(summary["eval"]), model.train_steps)
-    (run.path / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
-    write_batch_report(run, model, summary, config)
-    summary["run_dir"] = str(run.path)
-    return summary
+    try:
+        with StopFlag() as stop:
+            for step, batch in prefetch:
+                assert step == model.train_steps
+                metrics, _ = model.train_batch(
+                    batch, batch_info=f"batch step {step} of the sessions"
+                )
+                window.add({"loss": metrics["loss"]})
+                bar.update(1)
+                done = model.train_steps
+                if log_at.due(done):
+                    rate = (done - start) / (time.perf_counter() - t0)
+                    loss = window.flush()["loss"]
+                    tracker.log({"loss": loss, "lr": metrics["lr"], "steps_per_s": rate}, done)
+                    bar.set_postfix(loss=f"{loss:.2e}", steps_s=f"{rate:.1f}", refresh=False)
+                if eval_at.due(done) and job.eval_data:
+                    tracker.log(_flat_eval(_evaluate_sessions(model, job.eval_data, config)), done)
+                if save_at.due(done):
+                    job.save()
+                if stop.stopped:
+                    stopped_by = "interrupt"
+                    break
+    except KeyboardInterrupt:
+        stopped_by = "interrupt"
+    finally:
+        prefetch.close()
+        bar.close()
+        if model.train_steps > start:
+            job.save()
+    return stopped_by
 
 
 def _evaluate_dataset_summary(model: Any, dataset: Any) -> dict[str, Any]:
@@ -243,7 +268,6 @@ def evaluate_canvas_run(
     max_canvases: int = 300,
 ) -> dict[str, Any]:
     """Evaluate the latest checkpoint of a canvas run (online or batch) on recorded sessions."""
-    from sensorimotor.core.checkpoint import CheckpointManager
     from sensorimotor.worldmodels.model import CanvasWorldModel
 
     enable_compilation_cache()
@@ -256,10 +280,10 @@ def evaluate_canvas_run(
     model = CanvasWorldModel(
         model_config, saved.trainer, space, frames[0].image_size, seed=saved.seed
     )
-    checkpoints = CheckpointManager(run.checkpoints_dir.absolute())
-    if checkpoints.latest() is None:
+    restored = RunCheckpoints(run).restore_latest()
+    if restored is None:
         raise DataError(f"{run.checkpoints_dir}: no checkpoint to evaluate")
-    state, _ = checkpoints.restore()
+    state, _ = restored
     model.load_state_dict(state)
     if model.normalizer is None:
         raise DataError(

@@ -12,12 +12,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
 import sys
 import time
 import warnings
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,33 +32,9 @@ from sensorimotor.core.rundir import RunDir
 from sensorimotor.robots.config import RobotConfig, SelectorConfig
 from sensorimotor.robots.interface import Exhausted, Robot
 from sensorimotor.train.canvas.config import CanvasRunConfig, canvas_model_config
-from sensorimotor.train.canvas.report import print_summary, to_uint8, write_run_report
-
-
-class StopFlag:
-    """Ctrl-C sets a flag so the loop stops at the end of the current iteration (and saves);
-    a second Ctrl-C interrupts at once."""
-
-    def __init__(self) -> None:
-        self.stopped = False
-        self._previous: Any = None
-
-    def __enter__(self) -> StopFlag:
-        import threading
-
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.stopped:
-            raise KeyboardInterrupt
-        self.stopped = True
-        print("\nstopping after this step (Ctrl-C again to interrupt at once)", file=sys.stderr)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+from sensorimotor.train.canvas.report import print_summary, write_run_report
+from sensorimotor.train.loop import Interval, MetricsWindow, RunCheckpoints, RunResult, StopFlag
+from sensorimotor.worldmodels.online import StepInfo, to_uint8
 
 
 def _robot_with_seed(config: RobotConfig, seed: int) -> RobotConfig:
@@ -71,28 +45,23 @@ def _selector_with_seed(config: SelectorConfig, seed: int) -> SelectorConfig:
     return dataclasses.replace(config, seed=seed)
 
 
-@dataclass
-class RunResult:
-    """What a run leaves behind."""
-
-    run_dir: Path
-    iterations: int
-    train_steps: int
-    seconds: float
-    stopped_by: str
-    quality: dict[str, Any]
-
-
 def run_canvas(
-    config: CanvasRunConfig,
-    resume: str | Path | None = None,
-    *,
-    callback: Any = None,
+    config: CanvasRunConfig, resume: str | Path | None = None, *, callback: Any = None
 ) -> RunResult:
-    """Run (or resume) the online canvas world model; returns where and how it ended."""
+    """Run (or resume) the online canvas world model; see :func:`train`."""
+    return train(config, resume=resume, callback=callback)
+
+
+def train(
+    config: CanvasRunConfig, *, resume: str | Path | None = None, callback: Any = None
+) -> RunResult:
+    """Run (or resume, from the run directory ``resume``) the online canvas world model.
+
+    ``callback(info, model)`` is called after every iteration. The result's ``steps`` are the
+    online iterations, ``metrics`` the held-out quality, ``counters`` the train steps (and those
+    skipped below the threshold); ``stopped_by`` is ``steps``, ``interrupt``, ``exhausted``."""
     import jax  # noqa: F401 - loaded before the run dir records the devices
 
-    from sensorimotor.core.checkpoint import CheckpointManager
     from sensorimotor.core.tracking import Tracker
     from sensorimotor.robots.recording import RecordingRobot
     from sensorimotor.worldmodels.model import CanvasWorldModel
@@ -123,13 +92,11 @@ def run_canvas(
             save_config(config, run.config_path)
         else:
             run = RunDir.create(config.runs_root, config.name, "run", config, config.seed)
-        checkpoints = CheckpointManager(
-            run.checkpoints_dir.absolute(), keep=config.trainer.keep_checkpoints
-        )
+        checkpoints = RunCheckpoints(run, keep=config.trainer.keep_checkpoints)
         validation = _validation_data(config, run, model, image_size)
-        if resume is not None and checkpoints.latest() is not None:
-            state, _meta = checkpoints.restore()
-            model.load_state_dict(state)
+        restored = checkpoints.restore_latest() if resume is not None else None
+        if restored is not None:
+            model.load_state_dict(restored[0])
             robot = _catch_up(config, robot, selector, model)
         session_index = (
             sum(1 for _ in (run.path / "sessions").glob("*/train*")) if config.record else 0
@@ -248,7 +215,7 @@ class _OnlineDriver:
         model: Any,
         robot: Robot,
         selector: Any,
-        checkpoints: Any,
+        checkpoints: RunCheckpoints,
         tracker: Any,
         validation: dict[str, Any] | None,
     ) -> None:
@@ -257,7 +224,9 @@ class _OnlineDriver:
         self.checkpoints, self.tracker, self.validation = checkpoints, tracker, validation
         self.strip: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=8)
         self.quality_history: list[dict[str, Any]] = []
-        self.window: list[Any] = []
+        self.window = MetricsWindow()
+        self.pending = 0  # iterations in the window
+        self.last_lr: float | None = None
         self.last_metrics: dict[str, float] = {}
 
     def run(self, callback: Any) -> RunResult:
@@ -274,6 +243,11 @@ class _OnlineDriver:
             dynamic_ncols=True,
             desc="canvas",
         )
+        log_at, eval_at, save_at = (
+            Interval(trainer.log_every),
+            Interval(trainer.eval_every or 0),
+            Interval(trainer.checkpoint_every or 0),
+        )
         stopped_by = "steps"
         t0 = time.perf_counter()
         error: BaseException | None = None
@@ -284,14 +258,14 @@ class _OnlineDriver:
                     info = model.step(self.robot, self.selector)
                     if pending is not None and model.visual.actual_frame is not None:
                         self.strip.append((model.visual.actual_frame, to_uint8(pending)))
-                    self.window.append(info)
+                    self._add(info)
                     bar.update(1)
                     it = model.iteration
-                    if it % trainer.log_every == 0:
+                    if log_at.due(it):
                         self._log(bar, t0, start_iteration)
-                    if trainer.eval_every and it % trainer.eval_every == 0 and self.validation:
+                    if eval_at.due(it) and self.validation:
                         self._evaluate(log=True)
-                    if trainer.checkpoint_every and it % trainer.checkpoint_every == 0:
+                    if save_at.due(it):
                         self._save()
                     if callback is not None:
                         callback(info, model)
@@ -319,34 +293,49 @@ class _OnlineDriver:
                 file=sys.stderr,
             )
             raise error
-        if self.window:
+        if self.pending:
             self._log(None, t0, start_iteration)
         quality = self._evaluate(log=True) if self.validation else {}
         self._write_summary(quality, seconds, stopped_by, start_iteration)
         write_run_report(self, quality, seconds, stopped_by)
         return RunResult(
-            self.rundir.path, model.iteration, model.train_steps, seconds, stopped_by, quality
+            self.rundir.path,
+            model.iteration,
+            seconds,
+            stopped_by,
+            metrics=quality,
+            counters={"train_steps": model.train_steps, "skipped": model.skipped},
         )
 
+    def _add(self, info: StepInfo) -> None:
+        """One iteration's numbers into the metrics window."""
+        values = {"trained_fraction": float(info.trained), "iteration_ms": 1e3 * info.seconds}
+        if info.loss is not None:
+            values["loss"] = info.loss
+        if info.pred_error is not None:
+            values["pred_error"] = info.pred_error
+        if info.extra:
+            values["grad_norm"] = info.extra.get("grad_norm", 0.0)
+            self.last_lr = info.extra.get("lr", 0.0)
+        self.window.add(values)
+        self.pending += 1
+
     def _log(self, bar: Any, t0: float, start: int) -> None:
-        window, self.window = self.window, []
-        losses = [i.loss for i in window if i.loss is not None]
-        errors = [i.pred_error for i in window if i.pred_error is not None]
         elapsed = time.perf_counter() - t0
         rate = (self.model.iteration - start) / elapsed if elapsed > 0 else 0.0
+        means = self.window.flush()
         metrics: dict[str, float] = {
-            "trained_fraction": sum(i.trained for i in window) / max(len(window), 1),
+            "trained_fraction": means.get("trained_fraction", 0.0),
             "steps_per_s": rate,
-            "iteration_ms": 1e3 * float(np.mean([i.seconds for i in window])) if window else 0.0,
+            "iteration_ms": means.get("iteration_ms", 0.0),
         }
-        if losses:
-            metrics["loss"] = float(np.mean(losses))
-        if errors:
-            metrics["pred_error"] = float(np.mean(errors))
-        extra = [i.extra for i in window if i.extra]
-        if extra:
-            metrics["lr"] = extra[-1].get("lr", 0.0)
-            metrics["grad_norm"] = float(np.mean([e.get("grad_norm", 0.0) for e in extra]))
+        for key in ("loss", "pred_error"):
+            if key in means:
+                metrics[key] = means[key]
+        if self.last_lr is not None and "grad_norm" in means:
+            metrics["lr"] = self.last_lr
+            metrics["grad_norm"] = means["grad_norm"]
+        self.pending = 0
         self.tracker.log(metrics, self.model.iteration)
         self.last_metrics = metrics
         if bar is not None:

@@ -13,6 +13,7 @@ from sensorimotor.core.config import (
 )
 from sensorimotor.core.rundir import RunDir
 from sensorimotor.train.canvas.config import CanvasTrainConfig
+from sensorimotor.worldmodels.online import to_uint8
 
 
 def print_summary(summary: dict[str, Any], run_dir: Path) -> None:
@@ -36,10 +37,6 @@ def print_summary(summary: dict[str, Any], run_dir: Path) -> None:
     for name, ok in (summary.get("targets") or {}).items():
         print(f"  target {name}: {'met' if ok else 'NOT met'}")
     print(f"run directory: {run_dir} (report.html)")
-
-
-def to_uint8(frame: np.ndarray) -> np.ndarray:
-    return (np.clip(frame, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
 
 
 def write_run_report(driver: Any, quality: dict[str, Any], seconds: float, stopped_by: str) -> Path:
