@@ -73,6 +73,42 @@ def gl(_gl_problem: str | None) -> None:
         pytest.skip(f"no OpenGL backend for offscreen rendering: {_gl_problem}")
 
 
+def record_session(
+    root: Path, steps: int = 30, seed: int = 0, name: str | None = None, **robot: object
+) -> Path:
+    """Record a toroidal-dot session (``robot`` overrides its config, e.g. ``width=16``) driven by
+    a seeded random-duration selector (holds 1-4 steps) into ``root``; returns its folder."""
+    from sensorimotor.robots.runner import RobotRunner
+    from sensorimotor.robots.selectors import RandomDurationSelector
+    from sensorimotor.robots.toroidal_dot import ToroidalDotConfig, ToroidalDotRobot
+
+    dot = ToroidalDotRobot(ToroidalDotConfig(seed=seed, **robot))  # type: ignore[arg-type]
+    runner = RobotRunner(
+        dot,
+        RandomDurationSelector(dot.action_space, 1, 4, seed=seed),
+        steps=steps,
+        record_to=root,
+        session_name=name,
+        progress=False,
+    )
+    return runner.run().session
+
+
+@pytest.fixture
+def session_recorder(tmp_path: Path):
+    """``session_recorder(steps=30, seed=0, **robot) -> Path``: record a toroidal-dot session
+    under ``tmp_path/sessions`` (see :func:`record_session`)."""
+    return lambda **kw: record_session(tmp_path / "sessions", **kw)
+
+
+@pytest.fixture
+def recorded_session(session_recorder):
+    """A 30-step toroidal-dot session recorded with a seeded random-duration selector."""
+    from sensorimotor.robots.session import SessionReader
+
+    return SessionReader(session_recorder())
+
+
 @pytest.fixture(scope="session")
 def tiny_clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny real clip set (MuJoCo rodent + intention VAE), made once per test session."""
