@@ -428,11 +428,15 @@ class _OnlineDriver:
             try:
                 self.robot.cleanup()
             finally:
-                if model.iteration > 0:
+                # Save only a state this process advanced: one that came straight from a restore
+                # is already on disk, and re-saving it could replace a good checkpoint.
+                advanced = model.iteration > start_iteration
+                if advanced:
                     self._save()
         if error is not None:
+            kept = "the last good state is saved" if advanced else "the newest checkpoint is kept"
             print(
-                f"run stopped by an error; the last good state is saved in {self.rundir.checkpoints_dir}",
+                f"run stopped by an error; {kept} in {self.rundir.checkpoints_dir}",
                 file=sys.stderr,
             )
             raise error
