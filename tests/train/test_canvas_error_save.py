@@ -1,9 +1,13 @@
-"""An error right after a resume never re-saves the restored state over the checkpoints."""
+"""Resuming a canvas run: an error right after a resume never re-saves the restored state over
+the checkpoints, and metrics logged after the restored checkpoint are not repeated."""
+
+import shutil
 
 import pytest
 
 from sensorimotor.core.checkpoint import CheckpointManager
 from sensorimotor.core.config import load_saved_config
+from sensorimotor.core.tracking import read_metrics
 from sensorimotor.train.canvas import CanvasRunConfig, load_run_config, run_canvas
 from sensorimotor.worldmodels.model import CanvasWorldModel
 
@@ -36,3 +40,17 @@ def test_an_error_before_any_new_step_keeps_the_checkpoints(tmp_path, monkeypatc
     after = {c.step: (c.path / "metadata.json").read_text() for c in checkpoints.checkpoints()}
     assert after == before  # nothing re-saved from the restored state
     assert "the newest checkpoint is kept" in capsys.readouterr().err
+
+
+def test_metrics_do_not_repeat_after_resuming_from_an_older_checkpoint(tmp_path):
+    run = run_canvas(load_run_config([*TINY, f"runs_root={tmp_path}", "steps=9", "name=m"]))
+    # A kill -9 after iteration 8 was logged but before the final checkpoint: only step 5 is left.
+    for info in CheckpointManager(run.run_dir / "checkpoints").checkpoints():
+        if info.step > 5:
+            shutil.rmtree(info.path)
+    config = load_saved_config(run.run_dir / "config.yaml", CanvasRunConfig)
+    config.steps = 12
+    run_canvas(config, resume=run.run_dir)
+    steps = [r["step"] for r in read_metrics(run.run_dir) if "loss" in r or "pred_error" in r]
+    assert steps == sorted(steps) and len(steps) == len(set(steps)), steps
+    assert steps[-1] == 12
