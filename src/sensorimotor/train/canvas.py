@@ -262,7 +262,13 @@ def run_canvas(
         robot.cleanup()
         raise
 
-    tracker = Tracker(run, wandb=config.wandb, project="sensorimotor", config=config)
+    tracker = Tracker(
+        run,
+        wandb=config.wandb,
+        project="sensorimotor",
+        config=config,
+        resume_step=model.iteration if resume is not None else None,
+    )
     driver = _OnlineDriver(config, run, model, robot, selector, checkpoints, tracker, validation)
     try:
         result = driver.run(callback)
