@@ -197,7 +197,13 @@ def train(cfg: SequenceConfig | None, *, resume: str | Path | None = None) -> di
     step = start
     t0 = time.time()
     seqs = 0
-    with Tracker(run, wandb=t.wandb, project=t.project, config=cfg) as tracker:
+    with Tracker(
+        run,
+        wandb=t.wandb,
+        project=t.project,
+        config=cfg,
+        resume_step=start if resume is not None else None,
+    ) as tracker:
         tracker.log(
             {"n_params": count_params(model), "train_windows": dataset.num_windows("train")}, step
         )
