@@ -196,7 +196,10 @@ def replay_command(args: argparse.Namespace) -> int:
             frames.append(event.observation[args.key])
 
     robot = ReplayRobot(reader)
-    stats = RobotRunner(robot, RecordedSelector(reader), steps=len(reader), on_step=collect).run()
+    selector = RecordedSelector(reader)
+    stats = RobotRunner(robot, selector, steps=len(selector.actions), on_step=collect).run()
+    if args.export:  # the observations after the last action (the outcome of the last step)
+        frames.extend(reader.frame(i, args.key) for i in range(len(frames), len(reader)))
     print_stats(stats)
     recorded = reader.timestamps()
     if len(recorded) > 1:

@@ -165,6 +165,9 @@ class RobotRunner:
                     bar.set_postfix(
                         steps_per_s=f"{step / (time.perf_counter() - start):.0f}", refresh=False
                     )
+            if isinstance(self.robot, RecordingRobot) and durations:
+                # The outcome of the last action: recorded as a final step without an action.
+                self.robot.get_observation()
         except KeyboardInterrupt:
             stopped_by = "interrupt"
         except Exhausted:
