@@ -199,3 +199,12 @@ def test_one_bad_session_does_not_break_the_listing(tmp_path, capsys):
     assert main(["sessions", "--root", str(tmp_path), "delete", "toroidal_dot/bad", "--yes"]) == 0
     assert not bad.exists() and good.exists()
     assert os.listdir(tmp_path / "toroidal_dot") == ["good"]
+
+
+def test_a_zero_disk_budget_is_an_error_not_no_budget(tmp_path):
+    with pytest.raises(UserError, match="disk_budget_gb must be positive"):
+        record(tmp_path, "z", disk_budget_gb=0)
+    assert not (tmp_path / "toroidal_dot" / "z").exists()
+    root = tmp_path / "cli"
+    assert main(["record", "disk_budget_gb=0", "steps=2", f"sessions_root={root}"]) == 2
+    assert not root.exists()

@@ -45,6 +45,11 @@ class RecordJobConfig:
     def __post_init__(self) -> None:
         if self.steps is not None and self.steps < 0:
             raise ValueError(f"steps must be >= 0 (or null to run until Ctrl-C), got {self.steps}")
+        if self.disk_budget_gb is not None and not self.disk_budget_gb > 0:
+            raise ValueError(
+                f"disk_budget_gb must be a positive number of GB (or null for no budget), "
+                f"got {self.disk_budget_gb}"
+            )
 
 
 @dataclass
