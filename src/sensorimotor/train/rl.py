@@ -383,11 +383,6 @@ def _save(
 def train(cfg: RLTrainConfig, *, run: RunDir | None = None, resume: bool = False) -> RunDir:
     """Run ``cfg``; returns the run directory (``metrics.jsonl``, checkpoints, ``report.html``)."""
     task_info(cfg.task.name)  # validates the name early
-    if run is None:
-        run = RunDir.create(
-            cfg.run_root, cfg.name, prefix=f"rl-{cfg.algo.name}-{cfg.task.name}", config=cfg,
-            seed=cfg.seed,
-        )  # fmt: skip
     env = make_env(cfg.task.name, seed=cfg.seed, **cfg.task.kwargs)
     spec = Spec.from_spaces(
         env.observation_space,
@@ -410,6 +405,12 @@ def train(cfg: RLTrainConfig, *, run: RunDir | None = None, resume: bool = False
             spec = spec.with_obs_normalizer(st.shift, st.scale)
     agent = create_agent(cfg.algo.name, spec, config=_agent_config(cfg, env), seed=cfg.seed)
     state = RunState()
+    # The config, data and agent are valid: only now make the run directory.
+    if run is None:
+        run = RunDir.create(
+            cfg.run_root, cfg.name, prefix=f"rl-{cfg.algo.name}-{cfg.task.name}", config=cfg,
+            seed=cfg.seed,
+        )  # fmt: skip
 
     if resume:
         agent, state = _restore(run, agent)
