@@ -171,11 +171,19 @@ def train(cfg: SequenceConfig | None, *, resume: str | Path | None = None) -> di
         if cfg is None:
             raise ConfigError("train needs a config or a run directory to resume")
         t = cfg.trainer
-        run = RunDir.create(cfg.run_root, cfg.run_name, prefix=cfg.name, config=cfg, seed=t.seed)
+        run = None
     seed_everything(t.seed)
     dataset = make_dataset(cfg.data)
     model = build_model(cfg, dataset, t.seed)
     opt = nnx.Optimizer(model, make_optimizer(cfg), wrt=nnx.Param)
+    weights = tuple(sorted(t.loss_weights.items()))
+    unknown = set(t.loss_weights) - set(dataset.target_dims)
+    if unknown:
+        raise ConfigError(
+            f"trainer.loss_weights: unknown targets {sorted(unknown)}; this mode has {sorted(dataset.target_dims)}"
+        )
+    if run is None:  # the data and model are valid: only now make the run directory
+        run = RunDir.create(cfg.run_root, cfg.run_name, prefix=cfg.name, config=cfg, seed=t.seed)
     ckpt = CheckpointManager(run.checkpoints_dir.resolve(), keep=t.keep_checkpoints)
     start = 0
     if resume is not None and (latest := ckpt.latest()) is not None:
@@ -185,12 +193,6 @@ def train(cfg: SequenceConfig | None, *, resume: str | Path | None = None) -> di
         nnx.replace_by_pure_dict(opt_state, tree["opt_state"])
         nnx.update(opt, opt_state)
         start = latest.step
-    weights = tuple(sorted(t.loss_weights.items()))
-    unknown = set(t.loss_weights) - set(dataset.target_dims)
-    if unknown:
-        raise ConfigError(
-            f"trainer.loss_weights: unknown targets {sorted(unknown)}; this mode has {sorted(dataset.target_dims)}"
-        )
     meta = model_metadata(cfg, dataset)
     batches = dataset.batches("train", t.batch_size, seed=t.seed + start)
     history: list[dict[str, float]] = []
