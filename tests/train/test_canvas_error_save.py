@@ -1,6 +1,7 @@
 """Resuming a canvas run: an error right after a resume never re-saves the restored state over
 the checkpoints, and metrics logged after the restored checkpoint are not repeated."""
 
+import json
 import shutil
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from sensorimotor.core.checkpoint import CheckpointManager
 from sensorimotor.core.config import load_saved_config
 from sensorimotor.core.tracking import read_metrics
+from sensorimotor.robots.session import SessionReader
 from sensorimotor.train.canvas import CanvasRunConfig, load_run_config, run_canvas
 from sensorimotor.worldmodels.model import CanvasWorldModel
 
@@ -54,3 +56,22 @@ def test_metrics_do_not_repeat_after_resuming_from_an_older_checkpoint(tmp_path)
     steps = [r["step"] for r in read_metrics(run.run_dir) if "loss" in r or "pred_error" in r]
     assert steps == sorted(steps) and len(steps) == len(set(steps)), steps
     assert steps[-1] == 12
+
+
+def test_resume_records_a_new_validation_session_when_the_old_one_was_cut(tmp_path, capsys):
+    config = load_run_config(
+        [*TINY, f"runs_root={tmp_path}", "steps=5", "name=v", "validation.steps=24"]
+    )
+    run = run_canvas(config).run_dir
+    folder = run / "sessions" / "toroidal_dot"
+    steps = (folder / "validation" / "steps.jsonl").read_text().splitlines(keepends=True)
+    (folder / "validation" / "steps.jsonl").write_text("".join(steps[:10]))  # killed mid-way
+    meta = json.loads((folder / "validation" / "metadata.json").read_text())
+    del meta["end_time"], meta["steps"]
+    (folder / "validation" / "metadata.json").write_text(json.dumps(meta))
+    config = load_saved_config(run / "config.yaml", CanvasRunConfig)
+    config.steps = 7
+    run_canvas(config, resume=run)
+    assert "validation session" in capsys.readouterr().err
+    assert len(SessionReader(folder / "validation-2")) == 25
+    assert len(SessionReader(folder / "validation")) == 10  # kept

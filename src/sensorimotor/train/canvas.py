@@ -277,6 +277,31 @@ def run_canvas(
     return result
 
 
+def _usable_validation_session(folder: Path, steps: int) -> Path | None:
+    """A complete validation session of ``steps`` actions recorded earlier in this run (on resume).
+
+    One cut short (the run was killed while recording it) is kept but not used: a new one is
+    recorded, and the user is told.
+    """
+    from sensorimotor.robots.session import SessionReader
+
+    for path in sorted(folder.glob("*/validation*")):
+        try:
+            reader = SessionReader(path)
+            actions = sum(a is not None for a in reader.actions())
+        except DataError as e:
+            print(f"warning: {path} is unreadable ({e}); recording a new one", file=sys.stderr)
+            continue
+        if reader.complete and actions >= steps:
+            return path
+        print(
+            f"warning: the validation session {path} is incomplete ({actions} of {steps} steps); "
+            "it is kept, and a new one is recorded",
+            file=sys.stderr,
+        )
+    return None
+
+
 def _validation_data(
     config: CanvasRunConfig, run: RunDir, model: Any, image_size: tuple[int, int]
 ) -> dict[str, Any] | None:
@@ -287,10 +312,8 @@ def _validation_data(
     if config.validation.steps == 0:
         return None
     folder = run.path / "sessions"
-    existing = sorted(folder.glob("*/validation"))
-    if existing:
-        path = existing[0]
-    else:
+    path = _usable_validation_session(folder, config.validation.steps)
+    if path is None:
         seed = config.validation.seed
         assert seed is not None
         robot_cfg = _robot_with_seed(config.robot, derive_seed(seed, "robot"))
