@@ -418,8 +418,10 @@ class _OnlineDriver:
             unit="step",
             disable=not cfg.progress,
             dynamic_ncols=True,
-            desc="canvas",
+            # The first train step compiles (tens of seconds on a CPU): say so, not a frozen bar.
+            desc="canvas (compiling the train step…)",
         )
+        compiling, first_train_step = True, model.train_steps + 1
         stopped_by = "steps"
         t0 = time.perf_counter()
         error: BaseException | None = None
@@ -431,6 +433,9 @@ class _OnlineDriver:
                     if pending is not None and model.visual.actual_frame is not None:
                         self.strip.append((model.visual.actual_frame, _to_uint8(pending)))
                     self.window.append(info)
+                    if compiling and model.train_steps >= first_train_step:
+                        compiling = False
+                        bar.set_description("canvas", refresh=False)
                     bar.update(1)
                     it = model.iteration
                     if it % trainer.log_every == 0:
