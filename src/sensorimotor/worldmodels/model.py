@@ -181,6 +181,7 @@ class CanvasWorldModel:
         self._mask = self.layout.target_mask
         self._keep = self.layout.visible_patches
         self._train_step = jax.jit(self._train_step_fn, donate_argnums=(0, 1))
+        self._augmented = jax.jit(self._augmented_fn)
         self._predict = jax.jit(self._predict_fn)
         self.normalizer: Normalizer | None = None
         # Online state.
@@ -254,6 +255,11 @@ class CanvasWorldModel:
             rows = (jnp.arange(h)[None, :] - shift) % h
             canvases = jnp.take_along_axis(canvases, rows[:, :, None, None], axis=1)
         return canvases
+
+    def _augmented_fn(self, canvases: jax.Array, step: jax.Array) -> jax.Array:
+        """The canvases as train step ``step`` sees them (same key, same rolls)."""
+        key = jax.random.fold_in(jax.random.key(derive_seed(self.seed, "augment")), step)
+        return self._augment(canvases, key)
 
     def _train_step_fn(
         self,
@@ -413,6 +419,12 @@ class CanvasWorldModel:
         if self.normalizer is not None and self.history.window_ok(t, k):
             if pred_error is None or pred_error >= self.trainer.skip_threshold:
                 batch, ends = self._replay_batch(t)
+                if self.track_visuals and self.trainer.augment:
+                    # Show the canvas the model was trained on (rolled), not the raw one, so
+                    # the decoder's output lines up with it.
+                    shown = np.asarray(self._augmented(batch, np.int32(self.train_steps))[0])
+                elif self.track_visuals:
+                    shown = self.build_canvases(frames, acts[:-1])
                 metrics, pred0 = self.train_batch(
                     batch,
                     self.iteration,
@@ -421,7 +433,7 @@ class CanvasWorldModel:
                 loss, trained = metrics["loss"], True
                 self._last_metrics = metrics
                 if self.track_visuals:
-                    self._update_visuals(self.build_canvases(frames, acts[:-1]), pred0)
+                    self._update_visuals(shown, pred0)
             else:
                 self.skipped += 1
         if self.track_visuals:
