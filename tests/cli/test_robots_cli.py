@@ -44,15 +44,16 @@ def test_record_list_show_replay_delete(tmp_path, monkeypatch, capsys):
     )
     assert "20 steps" in capsys.readouterr().out
     reader = SessionReader(tmp_path / "saved/sessions/toroidal_dot/demo")
-    assert [a["action"] for a in reader.actions()][:6] == [1, 1, 0, 1, 1, 0]
+    assert [a["action"] for a in reader.actions()[:6]] == [1, 1, 0, 1, 1, 0]
+    assert len(reader) == 21 and reader.actions()[-1] is None  # the last action's outcome
     assert reader.metadata["config"]["selector"]["type"] == "sequence"
     assert reader.metadata["config"]["environment"]["seed"] == 0
 
     assert main(["sessions", "list", "--json"]) == 0
     [row] = json.loads(capsys.readouterr().out)
-    assert row["session"] == "demo" and row["steps"] == 20 and row["status"] == "complete"
+    assert row["session"] == "demo" and row["steps"] == 21 and row["status"] == "complete"
     assert main(["sessions", "show", "demo", "--check"]) == 0
-    assert "all 20 steps read back intact" in capsys.readouterr().out
+    assert "all 21 steps read back intact" in capsys.readouterr().out
 
     assert main(["replay", "demo", "--export", str(tmp_path / "demo.gif")]) == 0
     assert (tmp_path / "demo.gif").stat().st_size > 0

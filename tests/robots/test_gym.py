@@ -50,7 +50,7 @@ def test_gymnasium_env_as_robot_records_and_autoresets(tmp_path):
         progress=False,
     ).run()
     reader = SessionReader(stats.session)
-    assert reader.robot_type == "pendulum" and len(reader) == 12
+    assert reader.robot_type == "pendulum" and len(reader) == 13
     obs = reader.observation(5)
     assert obs["truncated"] is True and obs["obs"].shape == (3,)
     assert reader.observation(6)["episode"] == 1  # next action reset the env

@@ -158,5 +158,5 @@ def test_record_command_with_mujoco_robot(
     assert code == 0
     (info,) = list_sessions(root)
     reader = SessionReader(info.path)
-    assert len(reader) == 20 and info.robot_type == "mujoco_test_scene"
+    assert len(reader) == 21 and info.robot_type == "mujoco_test_scene"
     assert reader.frame(0, "image").shape == (224, 224, 3)

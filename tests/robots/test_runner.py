@@ -73,3 +73,14 @@ def test_parse_action():
     np.testing.assert_allclose(parse_action("0.5, 2", box)["action"], [0.5, 1.0])
     with pytest.raises(ValueError, match="expected 2 numbers"):
         parse_action("0.5", box)
+
+
+def test_the_observation_after_the_last_action_is_recorded(tmp_path):
+    robot = ToroidalDotRobot(width=32, height=32, dot_radius=2, move_pixels=5, initial_x=0)
+    stats = RobotRunner(
+        robot, ConstantSelector({"action": 1}), steps=4, record_to=tmp_path, progress=False
+    ).run()
+    reader = SessionReader(stats.session)
+    assert stats.steps == 4 and len(reader) == 5 and reader.complete
+    assert reader.actions() == [{"action": 1}] * 4 + [None]
+    assert [reader.observation(i)["dot_x"] for i in range(5)] == [0, 5, 10, 15, 20]

@@ -29,13 +29,13 @@ def session(tmp_path_factory, tiny):
 def test_dataset_builds_every_canvas_once(session, tiny):
     frames, space = read_session_frames(session, None, progress=False)
     assert (
-        frames.frames.shape == (30, 16, 16, 3) and frames.has_dot and frames.image_size == (16, 16)
+        frames.frames.shape == (31, 16, 16, 3) and frames.has_dot and frames.image_size == (16, 16)
     )
     model = CanvasWorldModel(tiny.model_config(), tiny.trainer_config(), space, (16, 16))
     data = CanvasDataset([frames], model.layout, model.palette)
-    assert data.canvases.shape == (28, *model.layout.shape)  # the last step has no action after it
+    assert data.canvases.shape == (29, *model.layout.shape)  # 30 actions, 31 observations
     np.testing.assert_array_equal(model.layout.target(data.canvases[0]), frames.frames[2])
-    assert 0 < len(data.pairs) <= 28
+    assert 0 < len(data.pairs) <= 29
     a, b = data.batch_indices(0, 7, 4), data.batch_indices(0, 7, 4)
     np.testing.assert_array_equal(a, b)  # a pure function of (seed, step): resumable
 

@@ -70,23 +70,54 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_overrides(replay)
     replay.set_defaults(func=replay_command)
 
-    sessions = subparsers.add_parser("sessions", help="list, show or delete recorded sessions")
-    sessions.add_argument(
-        "--root", default=str(DEFAULT_ROOT), help="sessions folder (default: %(default)s)"
+    sessions = subparsers.add_parser(
+        "sessions",
+        help="list, show or delete recorded sessions",
+        description="List, show or delete the sessions under the sessions folder "
+        f"(<root>/<robot_type>/<name>/, default root {DEFAULT_ROOT}). A session is named by its name, "
+        "robot_type/name, or an explicit path to a session folder. "
+        "Example: sensorimotor sessions list --root saved/sessions",
     )
+    _add_root(sessions, default=str(DEFAULT_ROOT))
     actions = sessions.add_subparsers(dest="action", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", help="one line per session")
-    listing.add_argument("--robot", help="only this robot type")
+    listing = actions.add_parser(
+        "list",
+        help="one line per session",
+        description="One line per session: robot, name, steps, size, status, start time.",
+    )
+    _add_root(listing)
+    listing.add_argument("--robot", help="only this robot type (default: all)")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.set_defaults(func=sessions_list)
-    show = actions.add_parser("show", help="metadata, length, action counts and an integrity check")
-    show.add_argument("session")
+    show = actions.add_parser(
+        "show",
+        help="metadata, length, action counts and an integrity check",
+        description="Print a session's metadata, length and action counts; --check reads every "
+        "frame back and compares the step count with the one recorded when the session was closed.",
+    )
+    _add_root(show)
+    show.add_argument("session", help="session name, robot_type/name, or a path")
     show.add_argument("--check", action="store_true", help="read every frame to verify the session")
     show.set_defaults(func=sessions_show)
-    delete = actions.add_parser("delete", help="delete a session")
-    delete.add_argument("session")
+    delete = actions.add_parser(
+        "delete",
+        help="delete a session",
+        description="Delete one session folder (a name is an exact name, never a pattern). "
+        "Folders that are not sessions, symbolic links and sessions being recorded are refused.",
+    )
+    _add_root(delete)
+    delete.add_argument("session", help="session name, robot_type/name, or a path")
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     delete.set_defaults(func=sessions_delete)
+
+
+def _add_root(parser: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:
+    """``--root``, accepted before or after the ``sessions`` action."""
+    parser.add_argument(
+        "--root",
+        default=default,
+        help=f"sessions folder (default: {DEFAULT_ROOT})",
+    )
 
 
 def load_record_config(overrides: list[str]) -> RecordJobConfig:
@@ -165,7 +196,10 @@ def replay_command(args: argparse.Namespace) -> int:
             frames.append(event.observation[args.key])
 
     robot = ReplayRobot(reader)
-    stats = RobotRunner(robot, RecordedSelector(reader), steps=len(reader), on_step=collect).run()
+    selector = RecordedSelector(reader)
+    stats = RobotRunner(robot, selector, steps=len(selector.actions), on_step=collect).run()
+    if args.export:  # the observations after the last action (the outcome of the last step)
+        frames.extend(reader.frame(i, args.key) for i in range(len(frames), len(reader)))
     print_stats(stats)
     recorded = reader.timestamps()
     if len(recorded) > 1:
@@ -286,7 +320,7 @@ def sessions_show(args: argparse.Namespace) -> int:
         "path": str(reader.path),
         "robot_type": reader.robot_type,
         "steps": len(reader),
-        "status": "complete" if reader.complete else "interrupted or still recording",
+        "status": reader.status if "end_time" in meta else "interrupted or still recording",
         "started": meta.get("start_time"),
         "duration_s": round(float(times[-1] - times[0]), 3) if len(times) > 1 else 0.0,
         "frames": reader.image_keys,
@@ -301,18 +335,23 @@ def sessions_show(args: argparse.Namespace) -> int:
 
         for i in tqdm(range(len(reader)), desc="checking frames", unit="step"):
             reader.observation(i)
+        if reader.missing_steps:
+            raise UserError(
+                f"{reader.path}: steps.jsonl holds {len(reader)} steps but the session was closed "
+                f"with {len(reader) + reader.missing_steps} (the file was cut short)"
+            )
         print(f"all {len(reader)} steps read back intact")
     return 0
 
 
 def sessions_delete(args: argparse.Namespace) -> int:
-    path = find_session(args.session, args.root)
+    path = find_session(args.session, args.root, allow_corrupt=True)
     if not args.yes:
         if not sys.stdin.isatty():
             raise UserError(f"refusing to delete {path} without confirmation; pass --yes")
         if input(f"delete {path}? [y/N] ").strip().lower() not in ("y", "yes"):
             print("not deleted")
             return 0
-    delete_session(path)
+    delete_session(path, args.root)
     print(f"deleted {path}")
     return 0

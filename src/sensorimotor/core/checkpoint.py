@@ -11,10 +11,15 @@ Layout of a checkpoint directory::
 A save is written under a temporary name and renamed into place only when complete, so a
 process killed mid-save leaves the previous good checkpoint as the latest. The ``keep`` newest
 checkpoints are kept. No pickle: orbax stores arrays and scalars, metadata is JSON.
+
+Bit rot is caught: ``metadata.json`` holds the SHA-256 of every file under ``state/``; restore
+verifies them before reading, then checks that every restored float is finite, and falls back to
+the previous checkpoint (with a warning naming the file) when either check fails.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -53,6 +58,7 @@ class CheckpointManager:
             raise ValueError(f"keep must be at least 1, got {keep}")
         self.directory = Path(directory).absolute()  # orbax refuses relative paths
         self.keep = keep
+        self._reported: set[Path] = set()  # damaged checkpoints already warned about
 
     def save(self, step: int, tree: Any, metadata: dict[str, Any] | None = None) -> CheckpointInfo:
         """Write ``tree`` (a pytree of arrays/scalars/strings) and ``metadata`` as checkpoint ``step``."""
@@ -64,7 +70,12 @@ class CheckpointManager:
         tmp.mkdir()
         try:
             ocp.PyTreeCheckpointer().save(tmp / "state", _to_host(tree))
-            meta = {"step": int(step), "time": time.time(), **to_jsonable(metadata or {})}
+            meta = {
+                "step": int(step),
+                "time": time.time(),
+                **to_jsonable(metadata or {}),
+                CHECKSUMS_KEY: {"algorithm": "sha256", "files": state_checksums(tmp / "state")},
+            }
             with (tmp / "metadata.json").open("w") as f:
                 json.dump(meta, f, indent=2)
                 f.flush()
@@ -95,6 +106,13 @@ class CheckpointManager:
             metadata = _read_metadata(path)
             if metadata is not None and (path / "state").is_dir():
                 found.append(CheckpointInfo(int(match.group(1)), path, metadata))
+            elif path not in self._reported:
+                self._reported.add(path)
+                missing = "state/" if metadata is not None else "a readable metadata.json"
+                warnings.warn(
+                    f"checkpoint {path} lacks {missing}; it is skipped (an older one is used)",
+                    stacklevel=2,
+                )
         return sorted(found, key=lambda c: c.step)
 
     def latest(self) -> CheckpointInfo | None:
@@ -118,7 +136,10 @@ class CheckpointManager:
         errors = []
         for info in reversed(checkpoints):
             try:
-                return restore_tree(info.path / "state", target), info.metadata
+                verify_checksums(info)
+                tree = restore_tree(info.path / "state", target)
+                _check_restored_finite(tree, info.path)
+                return tree, info.metadata
             except Exception as e:  # noqa: BLE001 - a damaged checkpoint falls back to the previous one
                 errors.append(f"{info.path.name}: {e}")
                 warnings.warn(
@@ -133,6 +154,57 @@ class CheckpointManager:
         for path in self.directory.glob(f"{_TMP_PREFIX}*"):
             if not _owned_by_live_process(path.name):
                 shutil.rmtree(path, ignore_errors=True)
+
+
+CHECKSUMS_KEY = "checksums"
+
+
+def state_checksums(state_dir: Path) -> dict[str, str]:
+    """SHA-256 of every file under an orbax ``state_dir``, by path relative to it."""
+    sums = {}
+    for file in sorted(p for p in state_dir.rglob("*") if p.is_file()):
+        digest = hashlib.sha256()
+        with file.open("rb") as f:
+            for chunk in iter(lambda f=f: f.read(1 << 20), b""):
+                digest.update(chunk)
+        sums[file.relative_to(state_dir).as_posix()] = digest.hexdigest()
+    return sums
+
+
+def verify_checksums(info: CheckpointInfo) -> None:
+    """Raise :class:`DataError` naming the first file under ``state/`` that is missing or changed.
+
+    Checkpoints written before checksums existed (no ``checksums`` in their metadata) pass.
+    """
+    recorded = info.metadata.get(CHECKSUMS_KEY)
+    if recorded is None:
+        return
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("files"), dict):
+        raise DataError(f"{info.path / 'metadata.json'}: 'checksums' is malformed")
+    actual = state_checksums(info.path / "state")
+    for name, digest in recorded["files"].items():
+        if name not in actual:
+            raise DataError(f"{info.path / 'state' / name}: file is missing")
+        if actual[name] != digest:
+            raise DataError(
+                f"{info.path / 'state' / name}: checksum mismatch (the file changed after it "
+                f"was saved: expected sha256 {digest[:12]}…, got {actual[name][:12]}…)"
+            )
+
+
+def _check_restored_finite(tree: Any, path: Path) -> None:
+    import jax
+
+    bad = []
+    for key, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        dtype = getattr(leaf, "dtype", None)
+        if dtype is None or dtype.kind not in "fc" and not isinstance(leaf, float):
+            continue  # ints, strings, PRNG keys: nothing to check
+        if not np.isfinite(np.asarray(leaf, np.float32 if dtype.kind == "f" else None)).all():
+            bad.append(jax.tree_util.keystr(key) or "<root>")
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise DataError(f"{path}: restored values are not finite (NaN/Inf in {shown})")
 
 
 def restore_tree(path: str | Path, target: Any = None) -> Any:

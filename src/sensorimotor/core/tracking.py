@@ -23,7 +23,8 @@ class Tracker:
     Each line holds ``step``, ``time`` (seconds of the run so far) and the metrics. Opening a
     tracker on a run that already has metrics (a resumed run) continues ``time`` from the last
     complete line, so the column counts the run's working time across resumes; a last line torn
-    by a crash is dropped first.
+    by a crash is dropped first. ``resume_step`` (the step of the checkpoint a run resumes from)
+    drops the lines logged after it, which the resumed run logs again, so curves never double back.
 
     ``wandb="auto"`` uses W&B when it is installed: online with an API key, offline without one.
     ``WANDB_MODE=disabled`` in the environment turns the mirror off whatever the setting.
@@ -35,11 +36,14 @@ class Tracker:
         wandb: WandbMode = "off",
         project: str = "sensorimotor",
         config: Any = None,
+        resume_step: int | None = None,
     ) -> None:
         self.path = (
             run_dir.metrics_path if isinstance(run_dir, RunDir) else Path(run_dir) / "metrics.jsonl"
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if resume_step is not None:
+            _drop_after(self.path, resume_step)
         self._start = time.time() - _reopen_point(self.path)
         self._file = self.path.open("a", buffering=1)
         self._wandb_run = _start_wandb(wandb, project, self.path.parent, config)
@@ -66,6 +70,27 @@ class Tracker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _drop_after(path: Path, step: int) -> None:
+    """Rewrite ``path`` (atomically) without the lines logged after ``step``."""
+    if not path.is_file():
+        return
+    lines = path.read_bytes().splitlines(keepends=True)
+    kept = []
+    for line in lines:
+        try:
+            logged = json.loads(line).get("step")
+        except (ValueError, AttributeError):
+            logged = None  # a torn line: _reopen_point deals with it
+        if isinstance(logged, int) and logged > step:
+            continue
+        kept.append(line)
+    if len(kept) == len(lines):
+        return
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(b"".join(kept))
+    os.replace(tmp, path)
 
 
 def _reopen_point(path: Path, tail_bytes: int = 65536) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -20,26 +21,45 @@ class RobotEnv(gym.Env):
     first observation). Discrete robots get ``Discrete(n)`` actions (the index into the action list),
     continuous ones a ``Box``. The reward comes from ``reward_fn(obs, action, next_obs)`` (default 0,
     or the robot's own ``reward`` entry when it reports one); ``max_steps`` truncates episodes.
-    A robot cannot be reset, so ``reset`` returns the current observation.
+
+    ``normalize_actions`` presents a bounded ``Box`` as ``[-1, 1]`` (what Gymnasium recommends and
+    its checker asks for) and scales actions to the robot's bounds.
+
+    Each entry comes back with the dtype and shape its space declares (floats as float32, scalar
+    booleans as ``Discrete(2)``). ``reset(seed=...)`` resets a robot that has a ``reset`` method
+    (passing the seed when it takes one), so the same seed gives the same first observation; a
+    robot without one (a real robot) continues from where it is.
     """
 
     metadata = {"render_modes": ["rgb_array"]}
 
     def __init__(
-        self, robot: Robot, reward_fn: RewardFn | None = None, max_steps: int | None = None
+        self,
+        robot: Robot,
+        reward_fn: RewardFn | None = None,
+        max_steps: int | None = None,
+        normalize_actions: bool = False,
     ) -> None:
         self.robot = robot
         self.reward_fn = reward_fn
         self.max_steps = max_steps
         self._space: ActionSpace = robot.action_space
+        self._scale: tuple[np.ndarray, np.ndarray] | None = None
         if isinstance(self._space, Box):
-            self.action_space = gym.spaces.Box(
-                np.asarray(self._space.low, np.float32), np.asarray(self._space.high, np.float32)
-            )
+            low = np.asarray(self._space.low, np.float32)
+            high = np.asarray(self._space.high, np.float32)
+            if normalize_actions:
+                if not (np.isfinite(low).all() and np.isfinite(high).all()):
+                    raise ValueError("normalize_actions needs a Box with finite bounds")
+                self._scale = ((high + low) / 2, (high - low) / 2)
+                low, high = -np.ones_like(low), np.ones_like(high)
+            self.action_space = gym.spaces.Box(low, high)
         else:
             self.action_space = gym.spaces.Discrete(len(self._space))
         self._last = robot.get_observation()
-        self.observation_space = gym.spaces.Dict({k: _space_of(v) for k, v in self._last.items()})
+        self.observation_space = gym.spaces.Dict(
+            {k: _space_of(k, v) for k, v in self._last.items()}
+        )
         self.render_mode = "rgb_array"
         self._steps = 0
 
@@ -47,16 +67,21 @@ class RobotEnv(gym.Env):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, Any], dict]:
         super().reset(seed=seed)
+        if seed is not None:
+            self.action_space.seed(seed)
+        _reset_robot(self.robot, seed)
         self._steps = 0
         self._last = self.robot.get_observation()
-        return _as_arrays(self._last), {}
+        return self._as_space(self._last), {}
 
     def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict]:
-        robot_action = (
-            self._space.clip({self._space.key: np.asarray(action, np.float32)})
-            if isinstance(self._space, Box)
-            else self._space[int(action)]
-        )
+        if isinstance(self._space, Box):
+            value = np.asarray(action, np.float32)
+            if self._scale is not None:
+                value = self._scale[0] + self._scale[1] * np.clip(value, -1.0, 1.0)
+            robot_action = self._space.clip({self._space.key: value})
+        else:
+            robot_action = self._space[int(action)]
         previous = self._last
         self.robot.execute_action(robot_action)
         self._last = self.robot.get_observation()
@@ -69,7 +94,7 @@ class RobotEnv(gym.Env):
         truncated = bool(self._last.get("truncated", False)) or (
             self.max_steps is not None and self._steps >= self.max_steps
         )
-        return _as_arrays(self._last), reward, terminated, truncated, {}
+        return self._as_space(self._last), reward, terminated, truncated, {}
 
     def render(self) -> np.ndarray | None:
         return self._last.get("image")
@@ -77,19 +102,54 @@ class RobotEnv(gym.Env):
     def close(self) -> None:
         self.robot.cleanup()
 
+    def _as_space(self, observation: Observation) -> dict[str, Any]:
+        """The observation converted to the dtypes and shapes of ``observation_space``."""
+        spaces = self.observation_space.spaces
+        if set(observation) != set(spaces):
+            raise ValueError(
+                f"robot observation keys changed: expected {sorted(spaces)}, got {sorted(observation)}"
+            )
+        return {k: _convert(k, v, spaces[k]) for k, v in observation.items()}
 
-def _as_arrays(observation: Observation) -> dict[str, Any]:
-    return {k: np.asarray(v) for k, v in observation.items()}
+
+def _reset_robot(robot: Robot, seed: int | None) -> None:
+    """Call ``robot.reset`` when it has one, with ``seed`` when it takes one."""
+    reset = getattr(robot, "reset", None)
+    if not callable(reset):
+        return
+    if "seed" in inspect.signature(reset).parameters:
+        reset(seed=seed)
+    else:
+        reset()
 
 
-def _space_of(value: Any) -> gym.spaces.Space:
+def _space_of(key: str, value: Any) -> gym.spaces.Space:
     array = np.asarray(value)
     if array.dtype == np.uint8:
         return gym.spaces.Box(0, 255, array.shape, np.uint8)
     if array.dtype == np.bool_:
-        return gym.spaces.MultiBinary(array.shape or 1)
-    dtype = np.float32 if array.dtype.kind == "f" else np.int64
-    return gym.spaces.Box(-np.inf, np.inf, array.shape, dtype)
+        return gym.spaces.Discrete(2) if array.ndim == 0 else gym.spaces.MultiBinary(array.shape)
+    if array.dtype.kind == "f":  # finite bounds: Gymnasium's checker warns about infinite ones
+        big = np.finfo(np.float32).max
+        return gym.spaces.Box(-big, big, array.shape, np.float32)
+    if array.dtype.kind in "iu":
+        info = np.iinfo(np.int64)
+        return gym.spaces.Box(info.min, info.max, array.shape, np.int64)
+    raise TypeError(
+        f"observation entry {key!r} has dtype {array.dtype}; RobotEnv supports numbers, booleans "
+        "and uint8 images"
+    )
+
+
+def _convert(key: str, value: Any, space: gym.spaces.Space) -> Any:
+    if isinstance(space, gym.spaces.Discrete):
+        return np.int64(bool(value))
+    array = np.asarray(value, dtype=space.dtype)
+    if array.shape != space.shape:
+        raise ValueError(
+            f"observation entry {key!r} changed shape: expected {space.shape}, got {array.shape}"
+        )
+    return array
 
 
 class GymRobot(Robot):
@@ -142,6 +202,12 @@ class GymRobot(Robot):
         if self.render:
             observation["image"] = np.asarray(self.env.render())
         return observation
+
+    def reset(self, seed: int | None = None) -> None:
+        """Start a new episode (``seed`` re-seeds the env); the episode counter starts again."""
+        self.episode = 0
+        self._obs, _ = self.env.reset(seed=seed)
+        self._reward, self._terminated, self._truncated = 0.0, False, False
 
     def execute_action(self, action: Action) -> None:
         if self._terminated or self._truncated:

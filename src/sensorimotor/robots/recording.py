@@ -363,9 +363,13 @@ class RecordingRobot(Robot):
         self.robot = robot
         self.robot_type = robot.robot_type
         robot_dir = Path(root) / robot.robot_type
+        if disk_budget_gb is not None and not disk_budget_gb > 0:  # 0 must not mean "no budget"
+            raise UserError(f"disk_budget_gb must be positive (or None), got {disk_budget_gb}")
         self.session_path = new_session_dir(robot_dir, session_name)
         self.budget = (
-            DiskBudget(robot_dir, disk_budget_gb, self.session_path) if disk_budget_gb else None
+            DiskBudget(robot_dir, disk_budget_gb, self.session_path)
+            if disk_budget_gb is not None
+            else None
         )
         metadata = {
             "robot_type": robot.robot_type,

@@ -45,6 +45,11 @@ class RecordJobConfig:
     def __post_init__(self) -> None:
         if self.steps is not None and self.steps < 0:
             raise ValueError(f"steps must be >= 0 (or null to run until Ctrl-C), got {self.steps}")
+        if self.disk_budget_gb is not None and not self.disk_budget_gb > 0:
+            raise ValueError(
+                f"disk_budget_gb must be a positive number of GB (or null for no budget), "
+                f"got {self.disk_budget_gb}"
+            )
 
 
 @dataclass
@@ -165,6 +170,9 @@ class RobotRunner:
                     bar.set_postfix(
                         steps_per_s=f"{step / (time.perf_counter() - start):.0f}", refresh=False
                     )
+            if isinstance(self.robot, RecordingRobot) and durations:
+                # The outcome of the last action: recorded as a final step without an action.
+                self.robot.get_observation()
         except KeyboardInterrupt:
             stopped_by = "interrupt"
         except Exhausted:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,9 +46,20 @@ class SessionReader:
         self.path = Path(path)
         if not self.path.is_dir():
             raise DataError(f"{self.path}: session folder not found")
+        if self.path.is_symlink():
+            raise DataError(
+                f"{self.path}: is a symbolic link; sessions are read only from real folders"
+            )
+        self._real = self.path.resolve()
         self.metadata = _read_metadata(self.path)
         self.records = _read_steps(self.path / "steps.jsonl")
-        self.action_space: ActionSpace = action_space_from_json(self.metadata["action_space"])
+        try:
+            self.action_space: ActionSpace = action_space_from_json(self.metadata["action_space"])
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise DataError(
+                f"{self.path / 'metadata.json'}: bad 'action_space' "
+                f"({type(e).__name__}: {e}); expected a list of action dicts or a box spec"
+            ) from None
 
     @property
     def name(self) -> str:
@@ -70,8 +82,18 @@ class SessionReader:
 
     @property
     def complete(self) -> bool:
-        """Whether the recording was closed cleanly (False after a crash or while still recording)."""
-        return "end_time" in self.metadata
+        """Whether the recording was closed cleanly and every step it wrote is still there."""
+        return "end_time" in self.metadata and self.missing_steps == 0
+
+    @property
+    def missing_steps(self) -> int:
+        """Steps the closed session's metadata counts but ``steps.jsonl`` no longer holds."""
+        return missing_steps(self.metadata, len(self.records))
+
+    @property
+    def status(self) -> str:
+        """``complete``, ``truncated (N of M steps)`` or ``interrupted``."""
+        return session_status(self.metadata, len(self.records))
 
     def __len__(self) -> int:
         return len(self.records)
@@ -144,25 +166,43 @@ class SessionReader:
     def _load(self, reference: str | list) -> np.ndarray:
         """Decode a frame from its file (``"frames/image/000000.png"``) or pack range (``[pack, offset, length]``)."""
         if isinstance(reference, str):
-            file = self.path / reference
+            file = self._confined(reference)
             try:
                 data = file.read_bytes()
             except FileNotFoundError:
                 raise DataError(f"{file}: frame file is missing") from None
             return _decode(data, file.suffix.lstrip("."), str(file))
         relative, offset, length = reference
-        file = self.path / relative
+        file = self._confined(relative)
         try:
             with file.open("rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if (
+                    offset + length > size
+                ):  # checked before reading: a crafted length allocates nothing
+                    raise DataError(
+                        f"{file}: frame pack is truncated (wanted bytes {offset}..{offset + length}, "
+                        f"the file ends at {size})"
+                    )
                 f.seek(offset)
                 data = f.read(length)
         except FileNotFoundError:
             raise DataError(f"{file}: frame pack is missing") from None
-        if len(data) != length:
-            raise DataError(
-                f"{file}: frame pack is truncated (wanted bytes {offset}..{offset + length}, file ends earlier)"
-            )
         return _decode(data, "npy" if relative.endswith("npypack") else "png", f"{file}@{offset}")
+
+    def _confined(self, relative: str) -> Path:
+        """The frame file ``relative`` names, refused unless it lies inside the session folder."""
+        candidate = Path(relative)
+        file = self.path / candidate
+        if candidate.is_absolute() or ".." in candidate.parts or not candidate.parts:
+            raise DataError(
+                f"{self.path}: frame reference {relative!r} points outside the session folder"
+            )
+        if file.is_symlink() or not file.resolve().is_relative_to(self._real):
+            raise DataError(
+                f"{file}: frame reference is a symbolic link or leaves the session folder; refused"
+            )
+        return file
 
     def _check(self, index: int) -> int:
         if not -len(self) <= index < len(self):
@@ -177,7 +217,9 @@ def _read_metadata(path: Path) -> dict[str, Any]:
     if not file.is_file():
         raise DataError(f"{path}: not a session (metadata.json is missing)")
     try:
-        metadata = json.loads(file.read_text())
+        metadata = json.loads(file.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise DataError(f"{file}: corrupt session metadata (not UTF-8: {e})") from None
     except json.JSONDecodeError as e:
         raise DataError(f"{file}: corrupt session metadata (invalid JSON: {e})") from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
@@ -185,7 +227,14 @@ def _read_metadata(path: Path) -> dict[str, Any]:
     for key in ("robot_type", "action_space"):
         if key not in metadata:
             raise DataError(f"{file}: session metadata lacks {key!r}")
+    if not isinstance(metadata["robot_type"], str):
+        raise DataError(
+            f"{file}: 'robot_type' must be a string, got {type(metadata['robot_type']).__name__}"
+        )
     return metadata
+
+
+_STEP_KEYS = {"t", "action", "frames", "obs"}
 
 
 def _read_steps(file: Path) -> list[dict[str, Any]]:
@@ -198,16 +247,60 @@ def _read_steps(file: Path) -> list[dict[str, Any]]:
             continue
         try:
             record = json.loads(line)
-            if not {"t", "action", "frames", "obs"} <= set(record):
-                raise ValueError(
-                    f"missing keys {sorted({'t', 'action', 'frames', 'obs'} - set(record))}"
-                )
-        except (json.JSONDecodeError, ValueError, TypeError) as e:
+            _check_record(record)
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError, TypeError) as e:
             if number == len(lines):  # a torn final line from a crash: drop it
                 break
             raise DataError(f"{file}: line {number} is corrupt ({e})") from None
         records.append(record)
     return records
+
+
+def _check_record(record: Any) -> None:
+    """Raise ValueError unless ``record`` has the step line's keys with the right types."""
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+    if not set(record) >= _STEP_KEYS:
+        raise ValueError(f"missing keys {sorted(_STEP_KEYS - set(record))}")
+    if isinstance(record["t"], bool) or not isinstance(record["t"], int | float):
+        raise ValueError(f"'t' must be a number, got {record['t']!r}")
+    if record["action"] is not None and not isinstance(record["action"], dict):
+        raise ValueError(f"'action' must be an object or null, got {record['action']!r}")
+    if not isinstance(record["obs"], dict):
+        raise ValueError(f"'obs' must be an object, got {type(record['obs']).__name__}")
+    if not isinstance(record["frames"], dict):
+        raise ValueError(f"'frames' must be an object, got {type(record['frames']).__name__}")
+    for key, ref in record["frames"].items():
+        if isinstance(ref, str):
+            continue
+        if not (
+            isinstance(ref, list)
+            and len(ref) == 3
+            and isinstance(ref[0], str)
+            and all(type(v) is int and v >= 0 for v in ref[1:])
+        ):
+            raise ValueError(
+                f"frame {key!r} must be a file name or [pack, offset, length] with "
+                f"non-negative integers, got {ref!r}"
+            )
+
+
+def missing_steps(metadata: dict[str, Any], records: int) -> int:
+    """Steps a closed session's metadata counts (``steps``) beyond the ``records`` read back."""
+    expected = metadata.get("steps")
+    if "end_time" not in metadata or type(expected) is not int:
+        return 0
+    return max(0, expected - records)
+
+
+def session_status(metadata: dict[str, Any], records: int) -> str:
+    """``complete``, ``truncated (N of M steps)`` or ``interrupted`` for a session's metadata."""
+    if "end_time" not in metadata:
+        return "interrupted"
+    missing = missing_steps(metadata, records)
+    if missing:
+        return f"truncated ({records} of {records + missing} steps)"
+    return "complete"
 
 
 def _reference_file(reference: str | list) -> str:
@@ -226,24 +319,51 @@ def _decode(data: bytes, kind: str, where: str) -> np.ndarray:
         raise DataError(f"{where}: frame is corrupt ({e})") from None
 
 
-def find_session(name: str | Path, root: str | Path = DEFAULT_ROOT) -> Path:
-    """Resolve a session given as a path, ``robot_type/name`` under ``root``, or a bare name."""
+def find_session(
+    name: str | Path, root: str | Path = DEFAULT_ROOT, allow_corrupt: bool = False
+) -> Path:
+    """Resolve a session: ``name`` or ``robot_type/name`` under ``root``, or an explicit path.
+
+    Names are looked up only under ``root`` (never in the working directory, never as glob
+    patterns). Anything else (an absolute path, ``./x``, ``../x``, deeper paths) must be a real
+    session folder, recognised by its format marker, and not a symbolic link. ``allow_corrupt``
+    accepts a folder found by name under ``root`` whose metadata cannot be read (to delete it).
+    """
     root = Path(root)
-    candidate = Path(name)
-    if (candidate / "metadata.json").exists() or candidate.is_dir():
-        return candidate
-    if (root / candidate).is_dir():
-        return root / candidate
-    matches = [p for p in root.glob(f"*/{name}") if p.is_dir()] if root.is_dir() else []
-    if len(matches) == 1:
-        return matches[0]
-    if len(matches) > 1:
+    text = str(name)
+    parts = Path(text).parts
+    plain = not Path(text).is_absolute() and not text.startswith(".") and ".." not in parts
+    if plain and len(parts) == 2 and (root / text).is_dir():
+        return _real_session(root / text, allow_corrupt)
+    if plain and len(parts) == 1:
+        robot_dirs = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        matches = [d / text for d in robot_dirs if (d / text).is_dir()]
+        if len(matches) > 1:
+            raise UserError(
+                f"session name {text!r} is ambiguous: {[str(m) for m in matches]}; use robot_type/name"
+            )
+        if matches:
+            return _real_session(matches[0], allow_corrupt)
         raise UserError(
-            f"session name {name!r} is ambiguous: {[str(m) for m in matches]}; use robot_type/name"
+            f"session {text!r} not found under {root}/<robot_type>/ "
+            f"(to use a folder elsewhere, give its path, e.g. ./{text})"
         )
-    raise UserError(
-        f"session {str(name)!r} not found (looked for a path and under {root}/<robot_type>/)"
-    )
+    path = Path(text)
+    if not path.is_dir():
+        raise UserError(f"session {text!r} not found (no folder {path} and no {root}/{text})")
+    return _real_session(path)
+
+
+def _real_session(path: Path, allow_corrupt: bool = False) -> Path:
+    """``path`` if it is a session folder (format marker in metadata.json), not a symlink."""
+    if path.is_symlink():
+        raise UserError(f"{path} is a symbolic link; give the session's real folder")
+    try:
+        _read_metadata(path)
+    except DataError as e:
+        if not allow_corrupt:
+            raise UserError(f"{path} is not a readable session: {e}") from None
+    return path
 
 
 def detect_robot_type(path: str | Path) -> str:
@@ -286,14 +406,9 @@ def list_sessions(
             try:
                 metadata = _read_metadata(path)
                 steps = sum(1 for line in (path / "steps.jsonl").open("rb") if line.strip())
-                if being_written(path):
-                    status = "recording"
-                elif "end_time" in metadata:
-                    status = "complete"
-                else:
-                    status = "interrupted"
+                status = "recording" if being_written(path) else session_status(metadata, steps)
                 start = str(metadata.get("start_time", ""))
-            except (DataError, OSError):
+            except (DataError, OSError, ValueError):  # one bad session never hides the others
                 steps, status, start = 0, "corrupt", ""
             infos.append(
                 SessionInfo(path, robot_dir.name, path.name, start, steps, tree_size(path), status)
@@ -301,11 +416,24 @@ def list_sessions(
     return sorted(infos, key=lambda s: (s.start_time, str(s.path)))
 
 
-def delete_session(path: str | Path) -> None:
-    """Delete a session folder; refuses folders that are not sessions or are being recorded."""
+def delete_session(path: str | Path, root: str | Path | None = None) -> None:
+    """Delete a session folder; refuses anything that is not a session, symlinks and live recordings.
+
+    A folder is a session when its ``metadata.json`` carries the session format marker. A folder
+    directly at ``root/<robot_type>/<name>`` whose metadata is corrupt (a crash, bit rot) is a
+    session too when it holds a ``steps.jsonl``, so it can still be cleaned up.
+    """
     path = Path(path)
-    if not (path / "metadata.json").exists() and not (path / "steps.jsonl").exists():
-        raise UserError(f"{path} does not look like a session; not deleting it")
+    if path.is_symlink():
+        raise UserError(f"{path} is a symbolic link; not deleting it")
+    if not path.is_dir():
+        raise UserError(f"{path} is not a folder; not deleting it")
+    try:
+        _read_metadata(path)
+    except DataError as e:
+        inside = root is not None and path.resolve().parent.parent == Path(root).resolve()
+        if not (inside and (path / "steps.jsonl").is_file()):
+            raise UserError(f"{path} does not look like a session ({e}); not deleting it") from None
     if (path / WRITING_MARKER).exists() and being_written(path):
         raise UserError(f"{path} is being recorded right now; not deleting it")
     shutil.rmtree(path)

@@ -67,7 +67,18 @@ class ToroidalDotRobot(Robot):
         if overrides:
             config = ToroidalDotConfig(**{**config_to_dict(config), **overrides})
         self.config = config
-        rng = np_rng(config.seed or 0, "toroidal_dot")
+        r = config.dot_radius
+        self.reset()
+        dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
+        inside = dx**2 + dy**2 <= r**2
+        self._offsets = (dy[inside], dx[inside])
+        self._actions: list[Action] = [{"action": STAY}, {"action": MOVE}]
+
+    def reset(self, seed: int | None = None) -> None:
+        """Back to the start position: the config's, or one drawn from ``seed`` (default: the
+        config's seed), so the same seed always starts in the same place."""
+        config = self.config
+        rng = np_rng((config.seed or 0) if seed is None else seed, "toroidal_dot")
         r = config.dot_radius
         self.x = (
             config.initial_x if config.initial_x is not None else int(rng.integers(0, config.width))
@@ -77,10 +88,6 @@ class ToroidalDotRobot(Robot):
             if config.initial_y is not None
             else int(rng.integers(r, config.height - r))
         )
-        dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
-        inside = dx**2 + dy**2 <= r**2
-        self._offsets = (dy[inside], dx[inside])
-        self._actions: list[Action] = [{"action": STAY}, {"action": MOVE}]
 
     @property
     def action_space(self) -> ActionSpace:

@@ -377,7 +377,9 @@ def _online_phase(learn: _Learning, env: Any, buffer: ReplayBuffer, stop: StopFl
     bar.close()
 
 
-def _open_run(config: RLTrainConfig | None, resume: str | Path | None) -> tuple[RunDir, Any]:
+def _open_run(config: RLTrainConfig | None, resume: str | Path | None) -> tuple[RunDir | None, Any]:
+    """The saved run and its config when resuming; else no run yet (``_new_run`` makes it once
+    the config, data and agent are known to be valid) and ``config``."""
     if resume is not None:
         run = RunDir.open(resume)
         cfg = load_saved_config(run.config_path, RLTrainConfig)
@@ -385,12 +387,15 @@ def _open_run(config: RLTrainConfig | None, resume: str | Path | None) -> tuple[
         return run, cfg
     if config is None:
         raise ConfigError("train needs a config or a run directory to resume")
-    task_info(config.task.name)  # validates the name before making a run directory
-    run = RunDir.create(
+    task_info(config.task.name)  # validates the name before anything is built
+    return None, config
+
+
+def _new_run(config: RLTrainConfig) -> RunDir:
+    return RunDir.create(
         config.run_root, config.name, prefix=f"rl-{config.algo.name}-{config.task.name}",
         config=config, seed=config.seed,
     )  # fmt: skip
-    return run, config
 
 
 def train(config: RLTrainConfig | None, *, resume: str | Path | None = None) -> RunResult:
@@ -409,6 +414,8 @@ def train(config: RLTrainConfig | None, *, resume: str | Path | None = None) -> 
         dataset, spec = _offline_data(cfg, spec)
         agent = create_agent(cfg.algo.name, spec, config=_agent_config(cfg, env), seed=cfg.seed)
         state = RunState()
+        if run is None:  # the config, data and agent are valid: only now make the run directory
+            run = _new_run(cfg)
         if resume is not None:
             agent, state = _restore(run, agent)
         buffer = _replay_buffer(cfg, run, spec, dataset, resuming=resume is not None)

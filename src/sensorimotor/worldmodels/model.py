@@ -166,6 +166,7 @@ class CanvasWorldModel(OnlineLoop):
         self._mask = self.layout.target_mask
         self._keep = self.layout.visible_patches
         self._train_step = jax.jit(self._train_step_fn, donate_argnums=(0,))
+        self._augmented = jax.jit(self._augmented_fn)
         self._predict = jax.jit(self._predict_fn)
         self.normalizer: Normalizer | None = None
         # Online state.
@@ -253,6 +254,11 @@ class CanvasWorldModel(OnlineLoop):
             rows = (jnp.arange(h)[None, :] - shift) % h
             canvases = jnp.take_along_axis(canvases, rows[:, :, None, None], axis=1)
         return canvases
+
+    def _augmented_fn(self, canvases: jax.Array, step: jax.Array) -> jax.Array:
+        """The canvases as train step ``step`` sees them (same key, same rolls)."""
+        key = jax.random.fold_in(jax.random.key(derive_seed(self.seed, "augment")), step)
+        return self._augment(canvases, key)
 
     def _train_step_fn(
         self,

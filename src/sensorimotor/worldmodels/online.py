@@ -98,6 +98,12 @@ class OnlineLoop:
         if self.normalizer is not None and self.history.window_ok(t, k):
             if pred_error is None or pred_error >= self.trainer.skip_threshold:
                 batch, ends = self._replay_batch(t)
+                if self.track_visuals and self.trainer.augment:
+                    # Show the canvas the model was trained on (rolled), not the raw one, so
+                    # the decoder's output lines up with it.
+                    shown = np.asarray(self._augmented(batch, np.int32(self.train_steps))[0])
+                elif self.track_visuals:
+                    shown = self.build_canvases(frames, acts[:-1])
                 metrics, pred0 = self.train_batch(
                     batch,
                     self.iteration,
@@ -106,7 +112,7 @@ class OnlineLoop:
                 loss, trained = metrics["loss"], True
                 self._last_metrics = metrics
                 if self.track_visuals:
-                    self._update_visuals(self.build_canvases(frames, acts[:-1]), pred0)
+                    self._update_visuals(shown, pred0)
             else:
                 self.skipped += 1
         if self.track_visuals:

@@ -112,13 +112,44 @@ def train(
         robot.cleanup()
         raise
 
-    tracker = Tracker(run, wandb=config.wandb, project="sensorimotor", config=config)
+    tracker = Tracker(
+        run,
+        wandb=config.wandb,
+        project="sensorimotor",
+        config=config,
+        resume_step=model.iteration if resume is not None else None,
+    )
     driver = _OnlineDriver(config, run, model, robot, selector, checkpoints, tracker, validation)
     try:
         result = driver.run(callback)
     finally:
         tracker.close()
     return result
+
+
+def _usable_validation_session(folder: Path, steps: int) -> Path | None:
+    """A complete validation session of ``steps`` actions recorded earlier in this run (on resume).
+
+    One cut short (the run was killed while recording it) is kept but not used: a new one is
+    recorded, and the user is told.
+    """
+    from sensorimotor.robots.session import SessionReader
+
+    for path in sorted(folder.glob("*/validation*")):
+        try:
+            reader = SessionReader(path)
+            actions = sum(a is not None for a in reader.actions())
+        except DataError as e:
+            print(f"warning: {path} is unreadable ({e}); recording a new one", file=sys.stderr)
+            continue
+        if reader.complete and actions >= steps:
+            return path
+        print(
+            f"warning: the validation session {path} is incomplete ({actions} of {steps} steps); "
+            "it is kept, and a new one is recorded",
+            file=sys.stderr,
+        )
+    return None
 
 
 def _validation_data(
@@ -131,10 +162,8 @@ def _validation_data(
     if config.validation.steps == 0:
         return None
     folder = run.path / "sessions"
-    existing = sorted(folder.glob("*/validation"))
-    if existing:
-        path = existing[0]
-    else:
+    path = _usable_validation_session(folder, config.validation.steps)
+    if path is None:
         seed = config.validation.seed
         assert seed is not None
         robot_cfg = _robot_with_seed(config.robot, derive_seed(seed, "robot"))
@@ -241,8 +270,10 @@ class _OnlineDriver:
             unit="step",
             disable=not cfg.progress,
             dynamic_ncols=True,
-            desc="canvas",
+            # The first train step compiles (tens of seconds on a CPU): say so, not a frozen bar.
+            desc="canvas (compiling the train step…)",
         )
+        compiling, first_train_step = True, model.train_steps + 1
         log_at, eval_at, save_at = (
             Interval(trainer.log_every),
             Interval(trainer.eval_every or 0),
@@ -259,6 +290,9 @@ class _OnlineDriver:
                     if pending is not None and model.visual.actual_frame is not None:
                         self.strip.append((model.visual.actual_frame, to_uint8(pending)))
                     self._add(info)
+                    if compiling and model.train_steps >= first_train_step:
+                        compiling = False
+                        bar.set_description("canvas", refresh=False)
                     bar.update(1)
                     it = model.iteration
                     if log_at.due(it):
@@ -285,11 +319,15 @@ class _OnlineDriver:
             try:
                 self.robot.cleanup()
             finally:
-                if model.iteration > 0:
+                # Save only a state this process advanced: one that came straight from a restore
+                # is already on disk, and re-saving it could replace a good checkpoint.
+                advanced = model.iteration > start_iteration
+                if advanced:
                     self._save()
         if error is not None:
+            kept = "the last good state is saved" if advanced else "the newest checkpoint is kept"
             print(
-                f"run stopped by an error; the last good state is saved in {self.rundir.checkpoints_dir}",
+                f"run stopped by an error; {kept} in {self.rundir.checkpoints_dir}",
                 file=sys.stderr,
             )
             raise error

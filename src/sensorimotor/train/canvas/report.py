@@ -135,7 +135,8 @@ def _visual_section(
         stack = np.concatenate([v.canvas, v.mask_overlay, v.inpainted, v.composite], axis=0)
         report.image(
             stack,
-            "rows: canvas, mask, the decoder's output, composite (visible + inpainted target)",
+            "rows: the canvas as trained (after the augmentation's rolls), mask, the decoder's "
+            "output, composite (visible + inpainted target)",
             scale,
         )
     if strip:

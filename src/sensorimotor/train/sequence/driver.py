@@ -88,27 +88,30 @@ def train(cfg: SequenceConfig | None, *, resume: str | Path | None = None) -> Ru
     elif cfg is None:
         raise ConfigError("train needs a config or a run directory to resume")
     else:
-        run = RunDir.create(
-            cfg.runs_root, cfg.run_name, prefix=cfg.name, config=cfg, seed=cfg.trainer.seed
-        )
+        run = None  # made once the data, model and loss weights are known to be valid
     t = cfg.trainer
     seed_everything(t.seed)
     dataset = make_dataset(cfg.data)
     model = build_model(cfg, dataset, t.seed)
     state = TrainState.create(model, make_sequence_optimizer(cfg))
+    unknown = set(t.loss_weights) - set(dataset.target_dims)
+    if unknown:
+        raise ConfigError(
+            f"trainer.loss_weights: unknown targets {sorted(unknown)}; this mode has {sorted(dataset.target_dims)}"
+        )
+    if run is None:
+        run = RunDir.create(cfg.runs_root, cfg.run_name, prefix=cfg.name, config=cfg, seed=t.seed)
     checkpoints = RunCheckpoints(run, keep=t.keep_checkpoints)
     start = 0
     restored = checkpoints.restore_latest() if resume is not None else None
     if restored is not None:
         state = restore_state(state, restored[0], str(run.checkpoints_dir))
         start = int(restored[1]["step"])
-    unknown = set(t.loss_weights) - set(dataset.target_dims)
-    if unknown:
-        raise ConfigError(
-            f"trainer.loss_weights: unknown targets {sorted(unknown)}; this mode has {sorted(dataset.target_dims)}"
-        )
     t0 = time.time()
-    with Tracker(run, wandb=t.wandb, project=t.project, config=cfg) as tracker:
+    resume_step = start if resume is not None else None
+    with Tracker(
+        run, wandb=t.wandb, project=t.project, config=cfg, resume_step=resume_step
+    ) as tracker:
         tracker.log(
             {"n_params": count_params(model), "train_windows": dataset.num_windows("train")}, start
         )
