@@ -10,6 +10,7 @@ ROBOTS = Registry(
         "toroidal_dot": "sensorimotor.robots.toroidal_dot:ToroidalDotConfig",
         "mujoco": "sensorimotor.robots.mujoco:MujocoRobotConfig",
         "dm_control": "sensorimotor.robots.dm_control:DmControlRobotConfig",
+        "replay": "sensorimotor.robots.session:ReplayRobotConfig",
     },
 )
 

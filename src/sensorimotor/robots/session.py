@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from sensorimotor.core.errors import DataError, UserError
+from sensorimotor.core.errors import ConfigError, DataError, UserError
+from sensorimotor.robots.config import RobotConfig
 from sensorimotor.robots.interface import (
     Action,
     ActionSpace,
@@ -477,3 +478,18 @@ class ReplayRobot(Robot):
 
     def config_dict(self) -> dict[str, Any]:
         return {"replay_of": str(self.reader.path), **self.reader.metadata.get("robot_config", {})}
+
+
+@dataclass
+class ReplayRobotConfig(RobotConfig):
+    """A recorded ``session`` (path or ``robot_type/name``) replayed as a robot (``robot=replay``);
+    pair it with ``selector=recorded`` on the same session to follow the recorded actions."""
+
+    type: str = "replay"
+    session: str = ""
+    loop: bool = False
+
+    def make(self) -> ReplayRobot:
+        if not self.session:
+            raise ConfigError("robot.session is required for the replay robot (a session path)")
+        return ReplayRobot(find_session(self.session), loop=self.loop)
