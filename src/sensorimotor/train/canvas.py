@@ -37,7 +37,7 @@ from sensorimotor.core.errors import ConfigError, DataError, UserError
 from sensorimotor.core.rng import derive_seed
 from sensorimotor.core.rundir import RunDir
 from sensorimotor.robots.config import RobotConfig, SelectorConfig, resolve_seeds
-from sensorimotor.robots.interface import Exhausted, Robot
+from sensorimotor.robots.interface import Exhausted, Robot, RobotConnectionLost
 from sensorimotor.worldmodels.config import (
     CanvasModelConfig,
     CanvasTrainerConfig,
@@ -417,6 +417,9 @@ class _OnlineDriver:
                         break
         except Exhausted:
             stopped_by = "exhausted"
+        except RobotConnectionLost as e:
+            stopped_by = "connection_lost"
+            print(f"stopped: {e}", file=sys.stderr)
         except KeyboardInterrupt:
             stopped_by = "interrupt"
         except BaseException as e:
