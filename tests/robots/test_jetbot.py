@@ -291,3 +291,44 @@ def test_killed_server_ends_the_canvas_run_with_a_checkpoint(tmp_path, capsys):
     assert summary["stopped_by"] == "connection_lost"
     reader = SessionReader(next((result.run_dir / "sessions" / "jetbot").glob("train*")))
     assert len(reader) >= 12
+
+
+def test_the_simulated_jetbot_drives_like_a_differential_drive():
+    from sensorimotor.robots.jetbot.backends import SimBackend
+    from sensorimotor.robots.jetbot.motors import MotorController
+
+    backend = SimBackend()
+    motors = MotorController(backend, ramp_s=0.1, watchdog_s=60)
+    try:
+        start = backend.status()
+        motors.run_duration(0.5, 0.5, 1.0)  # both wheels: straight ahead along the heading
+        ahead = backend.status()
+        step = np.array([ahead["x"] - start["x"], ahead["y"] - start["y"]])
+        heading = np.array([np.cos(start["yaw"]), np.sin(start["yaw"])])
+        assert step @ heading > 0.15 and abs(ahead["yaw"] - start["yaw"]) < 0.15
+        motors.run_duration(0.0, 0.12, 0.3)  # the right wheel alone: a left turn on the spot
+        turned = backend.status()
+        assert 0.03 < turned["yaw"] - ahead["yaw"] < 0.3
+        assert np.hypot(turned["x"] - ahead["x"], turned["y"] - ahead["y"]) < 0.02
+        motors.run_duration(0.0, 0.0, 0.3)  # stay: (almost) nothing moves
+        stayed = backend.status()
+        assert abs(stayed["yaw"] - turned["yaw"]) < 0.01
+        frame = backend.frame(32, 24)
+        assert frame.shape == (24, 32, 3) and frame.dtype == np.uint8
+    finally:
+        motors.close()
+        backend.close()
+
+
+def test_the_real_backend_server_needs_no_jax_or_mujoco():
+    """On the robot only the server's own imports exist: blocking the heavy stacks changes nothing."""
+    code = (
+        "import sys\n"
+        "for name in ('jax', 'mujoco', 'flax', 'optax', 'orbax', 'dm_control', 'h5py', 'hydra'):\n"
+        "    sys.modules[name] = None\n"
+        "from sensorimotor.cli import main\n"
+        "sys.exit(main(['jetbot', 'serve', '--backend', 'real']))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2, out.stderr
+    assert "needs NVIDIA's `jetbot` package" in out.stderr

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -123,8 +124,14 @@ class JetBotService(rpyc.Service):
         return json.dumps({"motor_left": left, "motor_right": right, **self._backend.status()})
 
 
-def _authenticator(secret: bytes) -> Any:
+def _authenticator(secret: bytes | None) -> Any:
+    """Runs on every new socket: no Nagle delay for small replies, then the secret handshake."""
+
     def authenticate(sock: Any) -> tuple[Any, None]:
+        # Without TCP_NODELAY a small reply waits for the client's delayed ACK (~40 ms on Linux).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if secret is None:
+            return sock, None
         try:
             server_handshake(sock, secret)
         except (AuthenticationFailed, OSError) as e:
@@ -162,7 +169,7 @@ class JetBotServer:
             classpartial(JetBotService, backend, self.motors, info),
             hostname=options.host,
             port=options.port,
-            authenticator=_authenticator(options.secret) if options.secret else None,
+            authenticator=_authenticator(options.secret),
             protocol_config=dict(PROTOCOL_CONFIG),
             logger=log,
         )
