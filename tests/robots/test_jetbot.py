@@ -332,3 +332,22 @@ def test_the_real_backend_server_needs_no_jax_or_mujoco():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2, out.stderr
     assert "needs NVIDIA's `jetbot` package" in out.stderr
+
+
+def test_cli_feed_saves_frames_and_record_without_a_server_exits_2(server, tmp_path, capsys):
+    from sensorimotor.cli import main
+
+    out = tmp_path / "feed.gif"
+    args = ["--port", str(server.port), "--width", "32", "--height", "32"]
+    assert main(["jetbot", "feed", *args, "--frames", "3", "--fps", "50", "--out", str(out)]) == 0
+    assert out.stat().st_size > 0
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    code = main(
+        ["record", "robot=jetbot", f"robot.port={free}", "steps=2", f"sessions_root={tmp_path}"]
+    )
+    assert code == 2
+    assert f"cannot talk to a JetBot server at 127.0.0.1:{free}" in capsys.readouterr().err
