@@ -166,6 +166,7 @@ def print_stats(stats: RunStats) -> None:
         "interrupt": "stopped by Ctrl-C",
         "exhausted": "nothing left to replay",
         "user": "stopped by the user",
+        "connection_lost": "connection to the robot lost",
     }
     print(
         f"{stats.steps} steps in {stats.total_seconds:.2f} s ({stats.steps_per_second:.0f} steps/s; "

@@ -120,6 +120,14 @@ class Exhausted(Exception):  # noqa: N818 - reads as "the robot/selector is exha
     """Raised by a robot or selector that has nothing more to give (e.g. a replayed session ended)."""
 
 
+class RobotConnectionLost(Exception):  # noqa: N818 - reads as "the robot's connection was lost"
+    """A networked robot is unreachable and reconnecting failed: the run should end cleanly.
+
+    Runners catch it like Ctrl-C: the robot is cleaned up, the recorded session and the checkpoint
+    are kept, and the message (which names the robot's address) is printed on one line.
+    """
+
+
 class Robot(abc.ABC):
     """Base class of every robot. Subclasses set ``robot_type`` (the session folder name)."""
 

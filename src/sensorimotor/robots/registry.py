@@ -11,6 +11,7 @@ ROBOTS = Registry(
         "mujoco": "sensorimotor.robots.mujoco:MujocoRobotConfig",
         "dm_control": "sensorimotor.robots.dm_control:DmControlRobotConfig",
         "replay": "sensorimotor.robots.session:ReplayRobotConfig",
+        "jetbot": "sensorimotor.robots.jetbot.client:JetBotConfig",
     },
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from sensorimotor.robots.interface import (
     Exhausted,
     Observation,
     Robot,
+    RobotConnectionLost,
     action_index,
     jsonable,
 )
@@ -177,6 +179,9 @@ class RobotRunner:
             stopped_by = "interrupt"
         except Exhausted:
             stopped_by = "exhausted"
+        except RobotConnectionLost as e:
+            stopped_by = "connection_lost"
+            print(f"stopped: {e}", file=sys.stderr)
         finally:
             bar.close()
             self.robot.cleanup()

@@ -30,7 +30,7 @@ from sensorimotor.core.jaxcache import enable_compilation_cache
 from sensorimotor.core.rng import derive_seed
 from sensorimotor.core.rundir import RunDir
 from sensorimotor.robots.config import RobotConfig, SelectorConfig
-from sensorimotor.robots.interface import Exhausted, Robot
+from sensorimotor.robots.interface import Exhausted, Robot, RobotConnectionLost
 from sensorimotor.train.canvas.config import CanvasRunConfig, canvas_model_config
 from sensorimotor.train.canvas.report import print_summary, write_run_report
 from sensorimotor.train.loop import Interval, MetricsWindow, RunCheckpoints, RunResult, StopFlag
@@ -308,6 +308,9 @@ class _OnlineDriver:
                         break
         except Exhausted:
             stopped_by = "exhausted"
+        except RobotConnectionLost as e:
+            stopped_by = "connection_lost"
+            print(f"stopped: {e}", file=sys.stderr)
         except KeyboardInterrupt:
             stopped_by = "interrupt"
         except BaseException as e:

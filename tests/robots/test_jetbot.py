@@ -1,0 +1,353 @@
+"""The JetBot client against a real RPyC server process on loopback (sim backend)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rpyc
+
+from sensorimotor.core.errors import UserError
+from sensorimotor.robots.jetbot.client import JetBotConfig, JetBotRobot
+from sensorimotor.robots.jetbot.wire import PROTOCOL_CONFIG
+from sensorimotor.robots.runner import RobotRunner
+from sensorimotor.robots.selectors import SequenceSelector
+from sensorimotor.robots.session import SessionReader
+
+pytestmark = pytest.mark.mujoco
+
+SERVE = "import sys; from sensorimotor.cli import main; sys.exit(main())"
+
+
+class Server:
+    """``sensorimotor jetbot serve --port 0`` in a child process; stopped by its PID."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                SERVE,
+                "jetbot",
+                "serve",
+                "--backend",
+                "sim",
+                "--port",
+                "0",
+                *args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.output: list[str] = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 1.0)
+            if ready:
+                line = self.proc.stdout.readline()
+                self.output.append(line)
+                found = re.search(r"listening on ([\d.]+):(\d+)", line)
+                if found:
+                    self.host, self.port = found[1], int(found[2])
+                    return
+            if self.proc.poll() is not None:
+                break
+        self.stop()
+        raise RuntimeError(f"the JetBot server did not start: {''.join(self.output)}")
+
+    def kill(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.proc.stdout.close()
+
+    def robot(self, **overrides) -> JetBotRobot:
+        return JetBotRobot(JetBotConfig(port=self.port, width=48, height=48, **overrides))
+
+    def raw(self) -> rpyc.Connection:
+        return rpyc.connect(self.host, self.port, config=dict(PROTOCOL_CONFIG))
+
+
+@pytest.fixture(scope="module")
+def server():
+    # A long watchdog, so motors that stop did so because their client disconnected.
+    server = Server("--watchdog", "60")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def secret_file(tmp_path) -> Path:
+    path = tmp_path / "secret"
+    path.write_text("correct horse battery staple\n")
+    return path
+
+
+def test_record_a_session_through_the_client_and_read_it_back(server, tmp_path):
+    robot = server.robot(encoding="png")
+    assert robot.action_space == [
+        {"motor_left": 0.0, "motor_right": 0.0, "duration": 0.3},
+        {"motor_left": 0.0, "motor_right": 0.12, "duration": 0.3},
+    ]
+    runner = RobotRunner(
+        robot,
+        SequenceSelector([robot.action_space[i] for i in (0, 1, 1)]),
+        steps=9,
+        record_to=tmp_path,
+        progress=False,
+    )
+    stats = runner.run()
+    assert stats.stopped_by == "steps" and stats.steps == 9
+    reader = SessionReader(stats.session)
+    assert reader.robot_type == "jetbot" and reader.complete and len(reader) == 9
+    frames = reader.frames("image")
+    assert frames.shape == (9, 48, 48, 3) and frames.dtype == np.uint8
+    assert list(reader.action_indices()) == [0, 1, 1] * 3
+    # Running the right motor turns the view; staying keeps it (but for a little coasting).
+    change = np.abs(np.diff(frames.astype(np.float32), axis=0)).mean(axis=(1, 2, 3))
+    moved = reader.action_indices()[:-1] == 1
+    assert change[moved].min() > 2.0 and change[~moved].max() < 0.5, change
+    assert reader.metadata["robot_config"]["server"]["backend"] == "sim"
+
+
+def test_interactive_mode_accepts_overrides_and_stop(server):
+    robot = server.robot()
+    answers = iter(["", "1", "stop"])
+    stats = RobotRunner(
+        robot,
+        SequenceSelector(robot.action_space[:1]),
+        steps=10,
+        interactive=True,
+        input_fn=lambda _: next(answers),
+        progress=False,
+    ).run()
+    assert stats.stopped_by == "user" and stats.steps == 2 and stats.overrides == 1
+    assert stats.action_counts == {"0": 1, "1": 1}
+
+
+def test_jpeg_frames_decode_to_the_requested_size(server):
+    with server.robot(encoding="jpeg", jpeg_quality=80) as robot:
+        image = robot.get_observation()["image"]
+    assert image.shape == (48, 48, 3) and image.dtype == np.uint8 and image.std() > 5
+
+
+def test_bad_actions_are_refused_on_both_sides(server):
+    with server.robot() as robot:
+        with pytest.raises(ValueError, match="motor_left"):
+            robot.execute_action({"motor_left": 3.0, "motor_right": 0.0, "duration": 0.1})
+        with pytest.raises(ValueError, match="duration"):
+            robot.execute_action({"motor_right": 0.1})
+    conn = server.raw()
+    try:
+        with pytest.raises(ValueError, match="motor_left"):
+            conn.root.drive(2.0, 0.0, 0.1)  # the server checks too
+        with pytest.raises(TypeError, match="width must be a number"):
+            conn.root.get_frame("48", 48)
+    finally:
+        conn.close()
+
+
+def test_motors_stop_when_the_driving_client_disconnects(server):
+    driver = server.raw()
+    driver.root.set_motors(0.3, 0.3)
+    watcher = server.raw()
+    try:
+        assert json.loads(watcher.root.status())["motor_left"] == pytest.approx(0.3)
+        driver.close()
+        deadline = time.monotonic() + 10
+        status = json.loads(watcher.root.status())
+        while status["motor_left"] != 0.0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            status = json.loads(watcher.root.status())
+        assert (status["motor_left"], status["motor_right"]) == (0.0, 0.0)
+    finally:
+        watcher.close()
+
+
+def test_classic_mode_and_private_attributes_are_refused(server):
+    # A classic-mode client needs the server's getmodule/eval/execute: it cannot even connect.
+    with pytest.raises(AttributeError, match="getmodule"):
+        rpyc.classic.connect(server.host, server.port)
+    conn = rpyc.connect(server.host, server.port)  # rpyc's default (laxer) client config
+    try:
+        for name in (
+            "getmodule",
+            "eval",
+            "execute",
+            "_motors",
+            "_backend",
+            "_conn",
+            "on_disconnect",
+        ):
+            with pytest.raises(AttributeError, match="cannot access"):
+                getattr(conn.root, name)
+        with pytest.raises(AttributeError):
+            conn.root.get_frame.__func__  # noqa: B018 - no way from a method to its globals
+        with pytest.raises(AttributeError):
+            conn.root.get_frame.__globals__  # noqa: B018
+        assert json.loads(conn.root.info())["backend"] == "sim"  # exposed methods still work
+    finally:
+        conn.close()
+
+
+def test_a_wrong_or_missing_secret_is_refused(secret_file, tmp_path):
+    server = Server("--secret-file", str(secret_file))
+    try:
+        wrong = tmp_path / "wrong"
+        wrong.write_text("not the secret at all")
+        with pytest.raises(UserError, match="refused the shared secret"):
+            server.robot(secret_file=str(wrong), connect_timeout_s=2)
+        with pytest.raises(UserError, match="secret"):
+            server.robot(connect_timeout_s=2, timeout_s=2)
+        with pytest.raises((EOFError, OSError)):
+            server.raw().root.info()  # a plain RPyC client never reaches the service
+        with server.robot(secret_file=str(secret_file)) as robot:
+            assert robot.server_info["authenticated"] is True
+            assert robot.get_observation()["image"].shape == (48, 48, 3)
+    finally:
+        server.stop()
+
+
+def test_killed_server_ends_the_run_cleanly_with_the_session_kept(tmp_path, capsys):
+    server = Server()
+    robot = server.robot(reconnect_attempts=2, reconnect_backoff_s=0.1, timeout_s=3)
+
+    def kill_at_step_4(event) -> None:
+        if event.step == 4:
+            server.kill()
+
+    start = time.monotonic()
+    try:
+        stats = RobotRunner(
+            robot,
+            SequenceSelector(robot.action_space[::-1]),
+            steps=50,
+            record_to=tmp_path,
+            on_step=kill_at_step_4,
+            progress=False,
+        ).run()
+    finally:
+        server.stop()
+    assert time.monotonic() - start < 60  # bounded: no hang (generous for a loaded CI machine)
+    assert stats.stopped_by == "connection_lost" and stats.steps == 5
+    assert f"127.0.0.1:{server.port}" in capsys.readouterr().err
+    reader = SessionReader(stats.session)
+    assert reader.complete and len(reader) == 5
+    assert reader.frames("image").shape == (5, 48, 48, 3)
+
+
+def test_killed_server_ends_the_canvas_run_with_a_checkpoint(tmp_path, capsys):
+    from sensorimotor.train.canvas import load_run_config, run_canvas
+
+    server = Server()
+    config = load_run_config(
+        [
+            "robot=jetbot",
+            f"robot.port={server.port}",
+            "robot.width=32",
+            "robot.height=32",
+            "robot.reconnect_attempts=1",
+            "robot.reconnect_backoff_s=0.1",
+            "model=canvas_tiny",
+            "trainer=debug",
+            "steps=200",
+            "validation.steps=0",
+            f"runs_root={tmp_path}",
+            "name=jetbot",
+            "progress=false",
+        ]
+    )
+
+    def kill_at_12(info, model) -> None:
+        if model.iteration == 12:
+            server.kill()
+
+    try:
+        result = run_canvas(config, callback=kill_at_12)
+    finally:
+        server.stop()
+    assert result.stopped_by == "connection_lost" and 12 <= result.iterations < 200
+    assert f"127.0.0.1:{server.port}" in capsys.readouterr().err
+    assert any((result.run_dir / "checkpoints").iterdir())
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    assert summary["stopped_by"] == "connection_lost"
+    reader = SessionReader(next((result.run_dir / "sessions" / "jetbot").glob("train*")))
+    assert len(reader) >= 12
+
+
+def test_the_simulated_jetbot_drives_like_a_differential_drive():
+    from sensorimotor.robots.jetbot.backends import SimBackend
+    from sensorimotor.robots.jetbot.motors import MotorController
+
+    backend = SimBackend()
+    motors = MotorController(backend, ramp_s=0.1, watchdog_s=60)
+    try:
+        start = backend.status()
+        motors.run_duration(0.5, 0.5, 1.0)  # both wheels: straight ahead along the heading
+        ahead = backend.status()
+        step = np.array([ahead["x"] - start["x"], ahead["y"] - start["y"]])
+        heading = np.array([np.cos(start["yaw"]), np.sin(start["yaw"])])
+        assert step @ heading > 0.15 and abs(ahead["yaw"] - start["yaw"]) < 0.15
+        motors.run_duration(0.0, 0.12, 0.3)  # the right wheel alone: a left turn on the spot
+        turned = backend.status()
+        assert 0.03 < turned["yaw"] - ahead["yaw"] < 0.3
+        assert np.hypot(turned["x"] - ahead["x"], turned["y"] - ahead["y"]) < 0.02
+        motors.run_duration(0.0, 0.0, 0.3)  # stay: (almost) nothing moves
+        stayed = backend.status()
+        assert abs(stayed["yaw"] - turned["yaw"]) < 0.01
+        frame = backend.frame(32, 24)
+        assert frame.shape == (24, 32, 3) and frame.dtype == np.uint8
+    finally:
+        motors.close()
+        backend.close()
+
+
+def test_the_real_backend_server_needs_no_jax_or_mujoco():
+    """On the robot only the server's own imports exist: blocking the heavy stacks changes nothing."""
+    code = (
+        "import sys\n"
+        "for name in ('jax', 'mujoco', 'flax', 'optax', 'orbax', 'dm_control', 'h5py', 'hydra'):\n"
+        "    sys.modules[name] = None\n"
+        "from sensorimotor.cli import main\n"
+        "sys.exit(main(['jetbot', 'serve', '--backend', 'real']))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2, out.stderr
+    assert "needs NVIDIA's `jetbot` package" in out.stderr
+
+
+def test_cli_feed_saves_frames_and_record_without_a_server_exits_2(server, tmp_path, capsys):
+    from sensorimotor.cli import main
+
+    out = tmp_path / "feed.gif"
+    args = ["--port", str(server.port), "--width", "32", "--height", "32"]
+    assert main(["jetbot", "feed", *args, "--frames", "3", "--fps", "50", "--out", str(out)]) == 0
+    assert out.stat().st_size > 0
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    code = main(
+        ["record", "robot=jetbot", f"robot.port={free}", "steps=2", f"sessions_root={tmp_path}"]
+    )
+    assert code == 2
+    assert f"cannot talk to a JetBot server at 127.0.0.1:{free}" in capsys.readouterr().err
