@@ -10,6 +10,7 @@ ROBOTS = Registry(
         "toroidal_dot": "sensorimotor.robots.toroidal_dot:ToroidalDotConfig",
         "mujoco": "sensorimotor.sim.robot:MujocoRobotConfig",
         "dm_control": "sensorimotor.sim.dm_control_robot:DmControlRobotConfig",
+        "so101_sim": "sensorimotor.robots.so101.sim:SO101SimConfig",
     },
 )
 
