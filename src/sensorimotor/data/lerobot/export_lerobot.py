@@ -193,8 +193,16 @@ def _write_log(folder: Path, episode: int, reader: SessionReader, fps: int) -> N
         "mode": "session",
         "source_session": str(reader.path),
     }
+    # The dataset's timeline is one frame per step at fps, so that is the log's clock too; the
+    # recorded wall-clock time of each step is kept alongside.
     actions = [
-        {"index": i, "action": _code(space[int(c)], delta), "t": float(times[i]), "frame": i}
+        {
+            "index": i,
+            "action": _code(space[int(c)], delta),
+            "t": float(times[0]) + i / fps,
+            "t_recorded": float(times[i]),
+            "frame": i,
+        }
         for i, c in enumerate(codes)
         if c >= 0
     ]

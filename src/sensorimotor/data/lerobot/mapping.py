@@ -93,7 +93,10 @@ def map_evenly(
     """Actions every ``frames_per_action`` frames on a grid through the first MOVE, read off the targets."""
     tol = 0.25 * delta
     anchor = first_move(targets, initial, tol, where)
-    starts = np.arange(anchor % frames_per_action, len(targets), frames_per_action)
+    # only whole actions: each needs the frame it ends at (the next step's observation)
+    starts = np.arange(
+        anchor % frames_per_action, len(targets) - frames_per_action, frames_per_action
+    )
     steps = target_steps(targets, initial)[starts]
     actions = np.where(steps > tol, 1, np.where(steps < -tol, 2, 0))
     return ActionMapping(starts, actions, frames_per_action, "even")
