@@ -207,7 +207,7 @@ def _stacked_frames(
             f"{reader.root}: no camera {[k.removeprefix(IMAGE_PREFIX) for k in missing]}; its "
             f"cameras: {[k.removeprefix(IMAGE_PREFIX) for k in reader.video_keys]}"
         )
-    per_camera = [reader.episode_video(episode, k)[steps] for k in keys]
+    per_camera = [reader.episode_video(episode, k, steps) for k in keys]
     axis = 0 if options.stack == "vertical" else 1
     sizes = {f.shape[1 - axis + 1] for f in per_camera}
     if len(sizes) > 1:

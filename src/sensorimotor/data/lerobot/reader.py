@@ -67,8 +67,9 @@ class LeRobotReader:
             )
         return {key: column[rows] for key, column in table.items()}
 
-    def episode_video(self, episode: int, key: str) -> np.ndarray:
-        """The frames ``uint8 (length, H, W, 3)`` of camera feature ``key`` for one episode."""
+    def episode_video(self, episode: int, key: str, frames: np.ndarray | None = None) -> np.ndarray:
+        """The frames ``uint8 (length, H, W, 3)`` of camera feature ``key`` for one episode (only
+        the frame indices ``frames``, in that order, when given)."""
         meta = self.episodes[episode]
         path = video_file(
             self.root, key, meta[f"videos/{key}/chunk_index"], meta[f"videos/{key}/file_index"]
@@ -77,9 +78,8 @@ class LeRobotReader:
             raise DataError(
                 f"{path}: video chunk of {key} for episode {meta['episode_index']} is missing"
             )
-        return decode_range(
-            path, float(meta[f"videos/{key}/from_timestamp"]), meta["length"], self.fps
-        )
+        start = float(meta[f"videos/{key}/from_timestamp"])
+        return decode_range(path, start, meta["length"], self.fps, frames)
 
     def action_logs(self) -> list[Path]:
         """The simple_joint policy's discrete action logs (``meta/discrete_action_logs/*.jsonl``)."""

@@ -9,8 +9,12 @@ import numpy as np
 from sensorimotor.core.errors import DataError
 
 
-def decode_range(path: Path, start: float, count: int, fps: float) -> np.ndarray:
-    """``count`` RGB frames ``uint8 (count, H, W, 3)`` of ``path`` starting at ``start`` seconds.
+def decode_range(
+    path: Path, start: float, count: int, fps: float, keep: np.ndarray | None = None
+) -> np.ndarray:
+    """``count`` RGB frames ``uint8 (count, H, W, 3)`` of ``path`` starting at ``start`` seconds
+    (only frames ``keep`` of them, in that order, when given: the others are decoded but not
+    converted to RGB, which is most of the cost).
 
     Frames are picked by presentation time: frame ``k`` is the first frame with
     pts >= ``start + k / fps`` - half a frame, so rounding in the container does not shift them.
@@ -19,7 +23,8 @@ def decode_range(path: Path, start: float, count: int, fps: float) -> np.ndarray
 
     if not path.is_file():
         raise DataError(f"{path}: video file is missing")
-    out: list[np.ndarray] = []
+    out: list[np.ndarray | None] = []
+    wanted = None if keep is None else set(np.asarray(keep).tolist())
     half = 0.5 / fps
     try:
         with av.open(str(path)) as container:
@@ -33,7 +38,8 @@ def decode_range(path: Path, start: float, count: int, fps: float) -> np.ndarray
                 t = float(frame.pts * stream.time_base)
                 if t < start + len(out) / fps - half:
                     continue
-                out.append(frame.to_ndarray(format="rgb24"))
+                use = wanted is None or len(out) in wanted
+                out.append(frame.to_ndarray(format="rgb24") if use else None)
                 if len(out) == count:
                     break
     except av.error.FFmpegError as e:
@@ -43,7 +49,9 @@ def decode_range(path: Path, start: float, count: int, fps: float) -> np.ndarray
             f"{path}: expected {count} frames from {start:.3f} s at {fps} fps, the video has "
             f"only {len(out)} there"
         )
-    return np.stack(out)
+    if keep is None:
+        return np.stack(out)
+    return np.stack([out[k] for k in np.asarray(keep)])
 
 
 def encode_video(
