@@ -230,3 +230,29 @@ def test_cli_converts_both_ways_and_exits_2_on_bad_input(
     (out / "meta/info.json").write_text("{broken")
     assert main(["convert", "lerobot", str(out), "--sessions-root", str(root)]) == 2
     assert "info.json" in capsys.readouterr().err
+
+
+def test_log_mapping_follows_a_loop_slower_than_its_fps(tmp_path: Path) -> None:
+    """A real loop at 29 fps recording '30 fps' frames: the wall-clock log drifts half a frame per
+    action against the frame count; the mapping stays on the parquet's target changes."""
+    from sensorimotor.data.lerobot.action_log import read_action_log, write_action_log
+    from sensorimotor.data.lerobot.mapping import map_with_log
+
+    rng = np.random.default_rng(0)
+    codes = [1, *rng.integers(0, 3, 39)]
+    targets = np.repeat(np.cumsum([(0, 10, -10)[c] for c in codes]), 15).astype(np.float32)
+    actions = [
+        {"index": k, "action": int(c), "t": 100 + 15 * k / 29, "frame": 15 * k}
+        for k, c in enumerate(codes)
+    ]
+    path = tmp_path / "episode_000000.jsonl"
+    header = {
+        "joint_name": "shoulder_pan",
+        "position_delta": 10.0,
+        "action_duration": 0.5,
+        "fps": 30,
+    }
+    write_action_log(path, header, actions)
+    mapping = map_with_log(read_action_log(path), targets, 0.0, 30, 10.0, "data.parquet")
+    np.testing.assert_array_equal(mapping.starts, 15 * np.arange(40))
+    np.testing.assert_array_equal(mapping.actions, codes)

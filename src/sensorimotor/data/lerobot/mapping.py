@@ -18,6 +18,7 @@ from sensorimotor.core.errors import DataError
 from sensorimotor.data.lerobot.action_log import ActionLog
 
 SIGNS = (0.0, 1.0, -1.0)
+SNAP = 2  # frames a logged MOVE may sit away from where its timestamp puts it
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ def map_with_log(
     if len(moving) == 0:
         raise DataError(f"{log.path}: the log has no MOVE action to anchor on")
     anchor_frame = first_move(targets, initial, tol, where)
-    starts = anchor_frame + np.round((times - times[moving[0]]) * fps).astype(np.int64)
+    steps = target_steps(targets, initial)
+    starts = _snap_moves(times, anchor_frame, codes, steps, fps, delta, tol)
     inside = (starts >= 0) & (starts < len(targets))
     if not inside[moving].all():
         k = int(moving[~inside[moving]][0])
@@ -65,7 +67,6 @@ def map_with_log(
             f"{log.path} disagrees with {where}: action {k} ({_name(codes[k])}) maps to frame "
             f"{starts[k]}, outside the episode's {len(targets)} frames"
         )
-    steps = target_steps(targets, initial)
     for k in np.flatnonzero(inside):
         expected = SIGNS[codes[k]] * delta
         if abs(steps[starts[k]] - expected) > tol:
@@ -85,6 +86,37 @@ def map_with_log(
         log.header.get("frames_per_action") or round(log.header["action_duration"] * fps)
     )
     return ActionMapping(starts[inside], codes[inside], max(1, frames_per_action), "log")
+
+
+def _snap_moves(
+    times: np.ndarray,
+    anchor: int,
+    codes: np.ndarray,
+    steps: np.ndarray,
+    fps: float,
+    delta: float,
+    tol: float,
+) -> np.ndarray:
+    """Frames of the logged actions: ``anchor + (t - t_anchor) x rate``, each MOVE moved onto the
+    target change it caused (within ±SNAP frames). ``rate`` starts at ``fps`` and is re-estimated
+    from every matched MOVE: a real recording loop that runs a little slower or faster than its
+    fps drifts against the wall-clock log."""
+    elapsed = times - times[np.flatnonzero(codes != 0)[0]]
+    starts = np.zeros(len(codes), np.int64)
+    rate = float(fps)
+    for k, code in enumerate(codes):
+        starts[k] = anchor + round(elapsed[k] * rate)
+        if code == 0:
+            continue
+        expected = SIGNS[code] * delta
+        for shift in sorted(range(-SNAP, SNAP + 1), key=abs):
+            frame = starts[k] + shift
+            if 0 <= frame < len(steps) and abs(steps[frame] - expected) <= tol:
+                starts[k] = frame
+                if elapsed[k] > 0:
+                    rate = (frame - anchor) / elapsed[k]
+                break
+    return starts
 
 
 def map_evenly(
