@@ -148,7 +148,7 @@ def write_session(
         "action_space": action_space_to_json(space),
         "robot_config": config,
         "config": {},
-        "start_time": reader.info.get("created", ""),
+        "start_time": _iso(plan.times[0]) if plan.log else "",
     }
     try:
         writer = SessionWriter(path, metadata, async_writes=False)
@@ -166,6 +166,12 @@ def write_session(
         shutil.rmtree(path, ignore_errors=True)
         raise
     return path
+
+
+def _iso(seconds: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(float(seconds)).astimezone().isoformat()
 
 
 def _episode_logs(reader: LeRobotReader) -> dict[int, ActionLog]:
