@@ -32,8 +32,18 @@ def _has_mujoco() -> bool:
     return importlib.util.find_spec("mujoco") is not None
 
 
+def _has_lerobot() -> bool:
+    return all(
+        importlib.util.find_spec(m) is not None for m in ("lerobot", "lerobot_policy_simple_joint")
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     reasons = {
+        "lerobot": None
+        if _has_lerobot()
+        else "lerobot or the simple_joint plugin is not installed (pip install -e '.[lerobot]' "
+        "plugins/lerobot_policy_simple_joint)",
         "gpu": None if _has_gpu() else "no GPU",
         "mujoco": None if _has_mujoco() else "MuJoCo is not installed (pip install -e '.[sim]')",
         "viewer": None if os.environ.get("DISPLAY") else "no display for the interactive viewer",

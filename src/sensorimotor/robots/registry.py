@@ -12,6 +12,7 @@ ROBOTS = Registry(
         "dm_control": "sensorimotor.robots.dm_control:DmControlRobotConfig",
         "replay": "sensorimotor.robots.session:ReplayRobotConfig",
         "jetbot": "sensorimotor.robots.jetbot.client:JetBotConfig",
+        "so101_sim": "sensorimotor.robots.so101.sim:SO101SimConfig",
     },
 )
 
