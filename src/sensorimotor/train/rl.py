@@ -393,7 +393,7 @@ def _open_run(config: RLTrainConfig | None, resume: str | Path | None) -> tuple[
 
 def _new_run(config: RLTrainConfig) -> RunDir:
     return RunDir.create(
-        config.run_root, config.name, prefix=f"rl-{config.algo.name}-{config.task.name}",
+        config.runs_root, config.name, prefix=f"rl-{config.algo.name}-{config.task.name}",
         config=config, seed=config.seed,
     )  # fmt: skip
 
