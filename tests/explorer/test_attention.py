@@ -41,6 +41,8 @@ def test_aggregate_known_answers() -> None:
     np.testing.assert_allclose(mean, [[0.3, 0.525, 0.175], [0.5, 0.0, 0.5]])
     mx = aggregate(a, [0, 1], over_heads="max", over_patches="max")
     np.testing.assert_allclose(mx[0], [0.5, 1.0, 0.25])
+    mixed = aggregate(a, [0, 1], layers=[0], over_heads="mean", over_patches="max")
+    np.testing.assert_allclose(mixed, [[0.3, 0.7, 0.175]])  # heads first, then patches
     total = aggregate(a, [0, 1], layers=[1], heads=[0], over_patches="sum")
     np.testing.assert_allclose(total, [[1.0, 0.0, 1.0]])
     np.testing.assert_allclose(head_matrix(a, layers=[0], heads=[1]), a[0, 1])

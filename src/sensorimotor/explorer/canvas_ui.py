@@ -62,18 +62,20 @@ def build_run_tab(context: AppContext) -> None:
         "No model yet: press Run (a new model is made) or New model.", elem_id="run-progress"
     )
     with gr.Row():
-        canvas = gr.Image(label="canvas", interactive=False)
-        overlay = gr.Image(label="mask overlay", interactive=False)
-        inpainted = gr.Image(label="inpainting (every patch)", interactive=False)
-        composite = gr.Image(label="composite", interactive=False)
+        canvas = gr.Image(label="canvas", interactive=False, format="png")
+        overlay = gr.Image(label="mask overlay", interactive=False, format="png")
+        inpainted = gr.Image(label="inpainting (every patch)", interactive=False, format="png")
+        composite = gr.Image(label="composite", interactive=False, format="png")
     with gr.Row():
-        predicted = gr.Image(label="predicted frame", interactive=False)
-        actual = gr.Image(label="actual frame", interactive=False)
-        error = gr.Image(label="error map", interactive=False)
+        predicted = gr.Image(label="predicted frame", interactive=False, format="png")
+        actual = gr.Image(label="actual frame", interactive=False, format="png")
+        error = gr.Image(label="error map", interactive=False, format="png")
     with gr.Row():
-        loss_all = gr.Image(label="loss (full history)", interactive=False)
-        loss_recent = gr.Image(label=f"loss (last {ROLLING_WINDOW})", interactive=False)
-        lr_plot = gr.Image(label="learning rate (log)", interactive=False)
+        loss_all = gr.Image(label="loss (full history)", interactive=False, format="png")
+        loss_recent = gr.Image(
+            label=f"loss (last {ROLLING_WINDOW})", interactive=False, format="png"
+        )
+        lr_plot = gr.Image(label="learning rate (log)", interactive=False, format="png")
     images = [canvas, overlay, inpainted, composite, predicted, actual, error]
     outputs = [progress, *images, loss_all, loss_recent, lr_plot]
 
@@ -115,9 +117,14 @@ def build_run_tab(context: AppContext) -> None:
         if ex.model is None:
             ex.configure(m, t, o.split())
             ex.new_model()
-        last_text = last_plot = 0.0
+        # Page updates cost time in series with training (drawing, PNG encoding, sending), so each
+        # kind is sent at most every TEXT_EVERY_S / PLOT_EVERY_S and at most ~10 % of the time.
+        last = last_plot = 0.0
+        cost = plot_cost = 0.0
         for p in ex.run(int(n or 0)):
             now = time.perf_counter()
+            if not p.finished and now - last < max(TEXT_EVERY_S, 9 * cost):
+                continue
             text = (
                 f"iteration **{p.iteration}** ({p.done}/{p.total}) · prediction error {_fmt(p.pred_error)}"
                 f" · loss {_fmt(p.loss)} · lr {_fmt(p.lr)} · {1e3 * p.seconds:.0f} ms/iteration"
@@ -126,15 +133,14 @@ def build_run_tab(context: AppContext) -> None:
                 text = (
                     f"{p.note}: iteration **{p.iteration}** · {ex.elapsed_rate():.1f} iterations/s"
                 )
-            if not (p.finished or now - last_text >= TEXT_EVERY_S):
-                continue
-            last_text = now
             pics = visuals(_u8(ex.last_prediction))
-            if p.finished or now - last_plot >= PLOT_EVERY_S:
-                last_plot = now
-                yield (text, *pics, *curves())
+            draw = p.finished or now - last_plot >= max(PLOT_EVERY_S, 9 * plot_cost)
+            yield (text, *pics, *(curves() if draw else (gr.skip(),) * 3))
+            last = time.perf_counter()
+            if draw:
+                plot_cost, last_plot = last - now, last
             else:
-                yield (text, *pics, gr.skip(), gr.skip(), gr.skip())
+                cost = last - now
 
     new_model.click(make_model, [model_preset, trainer_preset, overrides], progress)
     start.click(run, [model_preset, trainer_preset, overrides, iterations], outputs)
@@ -164,11 +170,11 @@ def build_train_tab(context: AppContext) -> None:
     status = gr.Markdown(
         "Batch training on every canvas of the open session.", elem_id="train-status"
     )
-    loss_plot = gr.Image(label="batch loss", interactive=False)
+    loss_plot = gr.Image(label="batch loss", interactive=False, format="png")
     with gr.Row():
         stats = gr.JSON(label="evaluation (masked-slot MSE per canvas)")
-        over_time = gr.Image(label="loss over the session", interactive=False)
-        hist = gr.Image(label="loss histogram", interactive=False)
+        over_time = gr.Image(label="loss over the session", interactive=False, format="png")
+        hist = gr.Image(label="loss histogram", interactive=False, format="png")
 
     @guarded(2)
     def run_train(n: float):
@@ -227,12 +233,12 @@ def build_inference_tab(context: AppContext) -> None:
         "One frame without training, or the next frame under every action.", elem_id="infer-status"
     )
     with gr.Row():
-        canvas = gr.Image(label="canvas", interactive=False)
-        composite = gr.Image(label="composite", interactive=False)
-        predicted = gr.Image(label="predicted", interactive=False)
-        actual = gr.Image(label="actual", interactive=False)
-        error = gr.Image(label="error map", interactive=False)
-    grid = gr.Image(label="action sweep", interactive=False, elem_id="sweep-grid")
+        canvas = gr.Image(label="canvas", interactive=False, format="png")
+        composite = gr.Image(label="composite", interactive=False, format="png")
+        predicted = gr.Image(label="predicted", interactive=False, format="png")
+        actual = gr.Image(label="actual", interactive=False, format="png")
+        error = gr.Image(label="error map", interactive=False, format="png")
+    grid = gr.Image(label="action sweep", interactive=False, format="png", elem_id="sweep-grid")
     table = gr.Dataframe(
         headers=["action", "label", "MSE", "recorded"], label="sweep", elem_id="sweep-table"
     )
@@ -297,10 +303,11 @@ def build_attention_tab(context: AppContext) -> None:
         lines = gr.Image(
             label="patch-to-patch (colour = layer, width = weight)",
             interactive=False,
+            format="png",
             elem_id="attn-lines",
         )
-        matrix = gr.Image(label="attention matrix", interactive=False)
-        overlay = gr.Image(label="heatmap on the canvas", interactive=False)
+        matrix = gr.Image(label="attention matrix", interactive=False, format="png")
+        overlay = gr.Image(label="heatmap on the canvas", interactive=False, format="png")
     stats = gr.JSON(label="statistics")
 
     @guarded(5)
@@ -385,8 +392,8 @@ def build_weights_tab(context: AppContext) -> None:
         "Weight histograms and norms per transformer component.", elem_id="weights-status"
     )
     with gr.Row():
-        hist = gr.Image(label="histogram", interactive=False)
-        history = gr.Image(label="component norms during training", interactive=False)
+        hist = gr.Image(label="histogram", interactive=False, format="png")
+        history = gr.Image(label="component norms during training", interactive=False, format="png")
     table = gr.Dataframe(
         headers=["name", "component", "shape", "norm", "mean", "std"], label="layers"
     )

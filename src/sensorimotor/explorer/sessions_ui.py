@@ -39,7 +39,7 @@ def build_sessions_tab(context: AppContext) -> tuple[Any, Any]:
     with gr.Row():
         slider = gr.Slider(0, 1, step=1, value=0, label="frame", elem_id="frame-slider")
         index = gr.Number(value=0, precision=0, label="go to frame", elem_id="frame-index")
-    frames = gr.Gallery(label="cameras", columns=4, height=320, elem_id="frames")
+    frames = gr.Gallery(label="cameras", columns=4, height=320, format="png", elem_id="frames")
 
     def list_types() -> Any:
         types = robot_types(roots.sessions)
@@ -97,8 +97,9 @@ def build_sessions_tab(context: AppContext) -> tuple[Any, Any]:
     open_button.click(
         open_session, inputs=session, outputs=[status, metadata, table, slider, frames]
     )
-    slider.release(goto, inputs=slider, outputs=[status, frames])
-    index.submit(goto_typed, inputs=index, outputs=[status, slider, frames])
+    # Frame navigation skips the queue: it is quick and must not wait behind a running job.
+    slider.release(goto, inputs=slider, outputs=[status, frames], queue=False)
+    index.submit(goto_typed, inputs=index, outputs=[status, slider, frames], queue=False)
     return list_types, robot
 
 
