@@ -16,6 +16,7 @@ import numpy as np
 from sensorimotor.core.errors import UserError
 
 SIM_SCENE = "jetbot_arena"
+_MAX_RENDERERS = 4  # frame sizes with a live renderer (each holds an offscreen GL buffer)
 
 
 class SimBackend:
@@ -81,6 +82,8 @@ class SimBackend:
             if renderer is None:
                 from sensorimotor.sim.render import Renderer
 
+                if len(self._renderers) >= _MAX_RENDERERS:  # clients asking for ever new sizes
+                    self._renderers.pop(next(iter(self._renderers))).close()
                 renderer = self._renderers[(width, height)] = Renderer(self.model, width, height)
             return renderer.render(self.data, self.camera, shadows=self.shadows, reflections=False)
 
