@@ -256,3 +256,23 @@ def test_log_mapping_follows_a_loop_slower_than_its_fps(tmp_path: Path) -> None:
     mapping = map_with_log(read_action_log(path), targets, 0.0, 30, 10.0, "data.parquet")
     np.testing.assert_array_equal(mapping.starts, 15 * np.arange(40))
     np.testing.assert_array_equal(mapping.actions, codes)
+
+
+def test_other_discrete_robots_export_their_action_index(tmp_path: Path) -> None:
+    from sensorimotor.robots.runner import RobotRunner
+    from sensorimotor.robots.selectors import RandomDurationSelector
+    from sensorimotor.robots.toroidal_dot import ToroidalDotConfig, ToroidalDotRobot
+
+    robot = ToroidalDotRobot(ToroidalDotConfig(width=64, height=64, seed=0))
+    selector = RandomDurationSelector(robot.action_space, 1, 3, seed=0)
+    stats = RobotRunner(robot, selector, steps=12, record_to=tmp_path / "s", progress=False).run()
+    with pytest.raises(UserError, match="--fps"):
+        export_sessions([stats.session], tmp_path / "ds")
+    export_sessions([stats.session], tmp_path / "ds", fps=10)
+    reader = LeRobotReader(tmp_path / "ds")
+    assert reader.features["action"]["shape"] == [1]
+    data = reader.episode_data(0)
+    session = SessionReader(stats.session)
+    indices = session.action_indices()
+    np.testing.assert_array_equal(data["action"][:-1], indices[:-1])  # a plain column, as LeRobot's
+    assert reader.episode_video(0, "observation.images.image").shape == (len(session), 64, 64, 3)

@@ -186,3 +186,21 @@ def test_plugin_registers_and_selects_actions_inside_lerobot(tmp_path: Path) -> 
     assert header["joint_name"] == "elbow_flex" and header["joint_index"] == 2
     assert header["position_delta"] == 5.0 and header["sequence"] == [1, 1, 2]
     assert [json.loads(line)["action"] for line in lines[1:]] == [1, 1, 2, 0, 0]
+
+
+def test_other_robots_export_loads_in_lerobot_dataset(tmp_path: Path) -> None:
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from sensorimotor.data.lerobot.export_lerobot import export_sessions
+    from sensorimotor.robots.runner import RobotRunner
+    from sensorimotor.robots.selectors import RandomDurationSelector
+    from sensorimotor.robots.toroidal_dot import ToroidalDotConfig, ToroidalDotRobot
+
+    robot = ToroidalDotRobot(ToroidalDotConfig(width=64, height=64, seed=0))
+    selector = RandomDurationSelector(robot.action_space, 1, 3, seed=0)
+    stats = RobotRunner(robot, selector, steps=12, record_to=tmp_path / "s", progress=False).run()
+    out = export_sessions([stats.session], tmp_path / "ds", fps=10)
+    dataset = LeRobotDataset("local/dot", root=out, video_backend="pyav")
+    assert len(dataset) == 12 and dataset.fps == 10  # 12 steps, each observation with its action
+    assert tuple(dataset[4]["observation.images.image"].shape) == (3, 64, 64)
+    assert dataset[4]["action"].shape == ()

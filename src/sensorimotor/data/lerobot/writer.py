@@ -183,8 +183,8 @@ def _write_parquet(path: Path, columns: dict[str, np.ndarray]) -> None:
 
     arrays = {}
     for key, values in columns.items():
-        if values.ndim == 1:
-            arrays[key] = pa.array(values)
+        if values.ndim == 1 or values.shape[1:] == (1,):  # shape [1] is a plain column in LeRobot
+            arrays[key] = pa.array(values.reshape(len(values)))
         else:
             flat = pa.array(values.reshape(-1))
             arrays[key] = pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
