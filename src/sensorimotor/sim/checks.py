@@ -260,9 +260,7 @@ def _simulate(
 
 
 def _render(renderer: Any, data: mujoco.MjData, camera: Any, config: ValidationConfig) -> Any:
-    return renderer.render(
-        data, camera, shadows=config.shadows, reflections=config.reflections
-    )
+    return renderer.render(data, camera, shadows=config.shadows, reflections=config.reflections)
 
 
 def _rerender(
@@ -420,7 +418,9 @@ def validate_scene(
             f"difference {diff} (tolerance {config.render_tolerance})"
         )
         if blank:
-            message += f"; {len(blank)} frame(s) are blank: one flat colour (first: frame {blank[0]})"
+            message += (
+                f"; {len(blank)} frame(s) are blank: one flat colour (first: frame {blank[0]})"
+            )
         report.checks.append(
             CheckResult("render", passed, message, value=float(diff), limit=config.render_tolerance)
         )
