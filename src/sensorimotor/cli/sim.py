@@ -93,8 +93,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     render.add_argument("scene", help="scene name or path")
     render.add_argument("--camera", help="camera name (default: the scene's first camera)")
-    render.add_argument("--width", type=int, default=320)
-    render.add_argument("--height", type=int, default=240)
+    render.add_argument(
+        "--width", type=int, default=320, help="frame width in pixels (default: %(default)s)"
+    )
+    render.add_argument(
+        "--height", type=int, default=240, help="frame height in pixels (default: %(default)s)"
+    )
     render.add_argument(
         "--seconds", type=float, default=2.0, help="simulated seconds (default: %(default)s)"
     )
@@ -107,7 +111,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     render.add_argument(
         "--random-controls", action="store_true", help="drive the actuators randomly"
     )
-    render.add_argument("--seed", type=int, default=0)
+    render.add_argument(
+        "--seed", type=int, default=0, help="random-control seed (default: %(default)s)"
+    )
     render.add_argument(
         "--root", default="runs", help="where run directories go (default: %(default)s)"
     )
