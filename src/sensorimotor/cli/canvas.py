@@ -38,8 +38,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "masked-slot loss mean/median/std/percentiles over every canvas, and the quality metrics against the "
         "copy-the-last-frame baseline.",
     )
-    evaluate.add_argument("run_dir", metavar="RUN_DIR")
-    evaluate.add_argument("sessions", nargs="+", metavar="SESSION")
+    evaluate.add_argument(
+        "run_dir", metavar="RUN_DIR", help="a canvas run folder (sensorimotor run or canvas train)"
+    )
+    evaluate.add_argument(
+        "sessions",
+        nargs="+",
+        metavar="SESSION",
+        help="sessions to evaluate on: name, robot_type/name or a path",
+    )
     evaluate.add_argument("--sessions-root", default="saved/sessions", help="default: %(default)s")
     evaluate.add_argument(
         "--max-canvases", type=int, default=300, help="held-out canvases for the quality metrics"
