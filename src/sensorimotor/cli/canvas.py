@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -92,6 +93,8 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _print_losses(summary: dict) -> None:
+    from sensorimotor.worldmodels.quality import degenerate_metrics
+
     for name in ("train", "eval"):
         if name not in summary:
             continue
@@ -101,6 +104,8 @@ def _print_losses(summary: dict) -> None:
             f"std {loss['std']:.3e} p95 {loss['p95']:.3e} (copy-last-frame baseline mean {base['mean']:.3e})"
         )
         q = summary[name].get("quality") or {}
+        for note in degenerate_metrics(q) if q else []:
+            print(f"  warning: {note}", file=sys.stderr)
         if "counterfactual_accuracy" in q:
             print(
                 f"  held-out {q['heldout']}: position error {q['position_error_px']:.2f} px "
