@@ -126,7 +126,7 @@ def eval_command(args: argparse.Namespace) -> int:
     res = evaluate(
         learner, task, episodes=args.episodes, seed=args.seed,
         deterministic=not args.stochastic, env_kwargs=kwargs,
-        obs_horizon=horizons[0], action_horizon=horizons[1], mode_samples=2000,
+        obs_horizon=horizons[0], action_horizon=horizons[1], mode_samples=2000, progress=True,
     )  # fmt: skip
     print(json.dumps(res, indent=2))
     return 0

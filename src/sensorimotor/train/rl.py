@@ -247,8 +247,10 @@ def evaluate(
     obs_horizon: int = 1,
     action_horizon: int = 1,
     mode_samples: int = 0,
+    progress: bool = False,
 ) -> dict[str, float]:
     """Mean/std return of ``episodes`` episodes run side by side (one batched ``act`` per step).
+    ``progress`` shows a bar of the environment steps and the episodes finished.
 
     On the multimodal bandit also the fraction of sampled actions in each mode, over
     ``mode_samples`` fresh start points (``best_mode_fraction``: the most valuable one).
@@ -266,6 +268,9 @@ def evaluate(
         done = np.zeros(episodes, bool)
         state = agent.init_act_state(episodes)
         first = np.ones(episodes, bool)
+        from tqdm import tqdm
+
+        bar = tqdm(desc=f"evaluate {task}", unit="step", disable=not progress, leave=False)
         while not done.all():
             need = [i for i in range(episodes) if not done[i] and not queues[i]]
             if need:
@@ -286,6 +291,9 @@ def evaluate(
                 if term or trunc:
                     done[i] = True
                     queues[i].clear()
+            bar.update(1)
+            bar.set_postfix(episodes_done=f"{int(done.sum())}/{episodes}", refresh=False)
+        bar.close()
         out = {
             "return_mean": float(returns.mean()),
             "return_std": float(returns.std()),
