@@ -21,6 +21,7 @@ def test_create_writes_config_and_environment(tmp_path):
     assert env["seed"] == 3
     assert env["python"].count(".") == 2
     assert "numpy" in env["packages"] and env["cpu"]["count"] >= 1
+    assert isinstance(env["cpu"]["isa"], list)  # e.g. ["sse4_2", "avx", "avx2", ...] on x86
     assert run.metrics_path.name == "metrics.jsonl" and run.checkpoints_dir.name == "checkpoints"
 
 

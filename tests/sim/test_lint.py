@@ -52,10 +52,10 @@ def test_meshdir_is_respected() -> None:
 
 
 def test_mesh_scale_warnings() -> None:
-    assert codes("bad_scale.xml") == {("warning", "mesh-scale"), ("warning", "mesh-size")}
+    assert codes("bad_scale.xml") == {("warning", "mesh-scale"), ("error", "mesh-size")}
     assert ("warning", "mesh-scale") in codes("mixed_scale.xml")
     # A millimetre mesh without its 0.001 scale is caught by its compiled size.
-    assert codes("mm_no_scale.xml") == {("warning", "mesh-size")}
+    assert codes("mm_no_scale.xml") == {("error", "mesh-size")}  # 100 m across
     # 0.001 is the normal mm -> m scale, not suspicious.
     assert codes("mm_scale_ok.xml") == set()
 
@@ -70,7 +70,7 @@ def test_folder_lint_skips_include_fragments_and_counts() -> None:
     assert not result.ok
     paths = {Path(f.path).name for f in result.findings}
     assert "assets.xml" not in paths  # the fragment is checked through include_ok.xml only
-    assert len(result.errors) >= 10 and len(result.warnings) >= 4
+    assert len(result.errors) >= 12 and len(result.warnings) >= 3
     data = result.to_dict()
     assert data["errors"] == len(result.errors) and len(data["findings"]) == len(result.findings)
 
@@ -78,8 +78,8 @@ def test_folder_lint_skips_include_fragments_and_counts() -> None:
 def test_cli_lint_exit_codes_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sim", "lint"]) == 0
     assert "0 error(s)" in capsys.readouterr().out
-    assert main(["sim", "lint", str(FIXTURES / "mm_no_scale.xml")]) == 0
-    assert main(["sim", "lint", "--strict", str(FIXTURES / "mm_no_scale.xml")]) == 1
+    assert main(["sim", "lint", str(FIXTURES / "big_mesh.xml")]) == 0
+    assert main(["sim", "lint", "--strict", str(FIXTURES / "big_mesh.xml")]) == 1
     capsys.readouterr()
     assert main(["sim", "lint", "--json", str(FIXTURES / "abs_path.xml")]) == 1
     report = json.loads(capsys.readouterr().out)

@@ -75,7 +75,8 @@ def test_high_energy_fails(tmp_path: Path) -> None:
     report = validate_scene(path, ValidationConfig(**FAST, render=False))
     energy = report.check("energy")
     assert not energy.passed and energy.value == pytest.approx(450.0, rel=1e-3)
-    assert energy.limit == pytest.approx(12.5)
+    # ½·m·v² at 5 m/s, plus ½·I·ω² at 20 rad/s for the sphere (I = 2/5·m·r²); no armature
+    assert energy.limit == pytest.approx(12.5 + 0.5 * 0.4 * 0.05**2 * 20**2)
 
 
 def test_instability_trips_warnings_and_nan(

@@ -137,7 +137,9 @@ def test_tdmpc2_online_run_plans_and_learns_from_windows(tmp_path, rl_configs):
 
 def test_cli_train_eval_and_demos(sac_run, tmp_path, capsys):
     assert main(["rl", "eval", str(sac_run.path), "--episodes", "2"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    assert "evaluate pendulum" in captured.err and "episodes_done=" in captured.err
+    out = json.loads(captured.out)
     assert np.isfinite(out["return_mean"]) and out["episode_length"] == 200
     path = tmp_path / "demos.h5"
     assert main(["rl", "demos", "multimodal_reach", "--episodes", "50", "--out", str(path)]) == 0

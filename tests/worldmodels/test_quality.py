@@ -101,3 +101,24 @@ def test_quality_metrics_of_an_oracle_and_of_the_baseline(copy, tiny):
         assert q["position_error_px"] < 0.01 < q["position_error_baseline_px"]
         assert q["counterfactual_accuracy"] == 1.0
         assert all(meets_target(q).values())
+
+
+def test_degenerate_metrics_are_named():
+    from sensorimotor.worldmodels.quality import degenerate_metrics
+
+    all_stay = {
+        "heldout": 12,
+        "mse": 2e-3,
+        "mse_baseline": 2.5e-11,
+        "mse_ratio": 8.08e7,
+        "true_displacement_px": {"0": [0.0, 0.0]},
+        "counterfactual_accuracy": 1.0,
+        "counterfactual_accuracy_baseline": 1.0,
+    }
+    notes = degenerate_metrics(all_stay, num_actions=2)
+    assert len(notes) == 3
+    assert "MSE ratio is meaningless" in notes[0] and "only action(s) ['0'] of 2" in notes[1]
+    healthy = {**all_stay, "mse_baseline": 2e-3, "counterfactual_accuracy_baseline": 0.5}
+    healthy["true_displacement_px"] = {"0": [0.0, 0.0], "1": [0.0, 27.0]}
+    assert degenerate_metrics(healthy, num_actions=2) == []
+    assert degenerate_metrics({"heldout": 0}) == ["no held-out canvases: every metric is empty"]

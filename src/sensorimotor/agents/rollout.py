@@ -8,6 +8,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from tqdm import tqdm
 
 from sensorimotor.agents.base import Agent
 from sensorimotor.agents.tasks import make_env
@@ -47,8 +48,10 @@ def evaluate_agent(
     obs_horizon: int = 1,
     action_horizon: int = 1,
     mode_samples: int = 0,
+    progress: bool = False,
 ) -> dict[str, float]:
     """Mean/std return of ``episodes`` episodes run side by side (one batched ``act`` per step).
+    ``progress`` shows a bar of the environment steps and the episodes finished.
 
     On the multimodal bandit also the fraction of sampled actions in each mode, over
     ``mode_samples`` fresh start points (``best_mode_fraction``: the most valuable one).
@@ -57,7 +60,7 @@ def evaluate_agent(
     key = jax.random.PRNGKey(derive_seed(seed, "evaluate"))
     try:
         returns, lengths, key = _run_episodes(
-            agent, envs, key, seed, deterministic, obs_horizon, action_horizon
+            agent, envs, key, seed, deterministic, obs_horizon, action_horizon, progress
         )
         out = {
             "return_mean": float(returns.mean()),
@@ -83,6 +86,7 @@ def _run_episodes(
     deterministic: bool,
     obs_horizon: int,
     action_horizon: int,
+    progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, jax.Array]:
     """One episode per environment, acting for all of them at once; returns, lengths, next key."""
     episodes = len(envs)
@@ -95,6 +99,7 @@ def _run_episodes(
     done = np.zeros(episodes, bool)
     state = agent.init_act_state(episodes)
     first = np.ones(episodes, bool)
+    bar = tqdm(desc="evaluate", unit="step", disable=not progress, leave=False)
     while not done.all():
         need = [i for i in range(episodes) if not done[i] and not queues[i]]
         if need:
@@ -115,6 +120,9 @@ def _run_episodes(
             if term or trunc:
                 done[i] = True
                 queues[i].clear()
+        bar.update(1)
+        bar.set_postfix(episodes_done=f"{int(done.sum())}/{episodes}", refresh=False)
+    bar.close()
     return returns, lengths, key
 
 

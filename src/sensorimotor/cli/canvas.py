@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,8 +39,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "masked-slot loss mean/median/std/percentiles over every canvas, and the quality metrics against the "
         "copy-the-last-frame baseline.",
     )
-    evaluate.add_argument("run_dir", metavar="RUN_DIR")
-    evaluate.add_argument("sessions", nargs="+", metavar="SESSION")
+    evaluate.add_argument(
+        "run_dir", metavar="RUN_DIR", help="a canvas run folder (sensorimotor run or canvas train)"
+    )
+    evaluate.add_argument(
+        "sessions",
+        nargs="+",
+        metavar="SESSION",
+        help="sessions to evaluate on: name, robot_type/name or a path",
+    )
     evaluate.add_argument("--sessions-root", default="saved/sessions", help="default: %(default)s")
     evaluate.add_argument(
         "--max-canvases", type=int, default=300, help="held-out canvases for the quality metrics"
@@ -85,6 +93,8 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _print_losses(summary: dict) -> None:
+    from sensorimotor.worldmodels.quality import degenerate_metrics
+
     for name in ("train", "eval"):
         if name not in summary:
             continue
@@ -94,6 +104,8 @@ def _print_losses(summary: dict) -> None:
             f"std {loss['std']:.3e} p95 {loss['p95']:.3e} (copy-last-frame baseline mean {base['mean']:.3e})"
         )
         q = summary[name].get("quality") or {}
+        for note in degenerate_metrics(q) if q else []:
+            print(f"  warning: {note}", file=sys.stderr)
         if "counterfactual_accuracy" in q:
             print(
                 f"  held-out {q['heldout']}: position error {q['position_error_px']:.2f} px "

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 
 
-def add_overrides(parser: argparse.ArgumentParser) -> None:
-    """The trailing ``key=value`` config overrides of a command."""
+def add_overrides(parser: argparse.ArgumentParser, example: str | None = None) -> None:
+    """The trailing ``key=value`` config overrides of a command; ``example`` is that command's own."""
     parser.add_argument(
         "overrides",
         nargs="*",
         metavar="KEY=VALUE",
-        help="config overrides: group=option (robot=toroidal_dot) or dotted keys (robot.dot_radius=7)",
+        help="config overrides: group=option or dotted keys"
+        + (f", e.g. {example}" if example else " (group.key=value)"),
     )
 
 

@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "cartpole-swingup, pendulum-swingup, reacher-easy, cheetah-run (or task.name=gym:<id> / "
         "dmc:<domain-task>). Any key is a dotted override, e.g. algo.agent.policy_type=diffusion.",
     )
-    add_overrides(train)
+    add_overrides(train, "algo=sac task=pendulum steps=20000 batch_size=128")
     train.set_defaults(func=train_command)
 
     resume = sub.add_parser("resume", help="continue a run from its latest intact checkpoint")
@@ -44,8 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     ev.add_argument("path", help="run directory or checkpoint directory")
     ev.add_argument("--task", help="task name (default: the run's task)")
-    ev.add_argument("--episodes", type=int, default=10)
-    ev.add_argument("--seed", type=int, default=12345)
+    ev.add_argument(
+        "--episodes", type=int, default=10, help="evaluation episodes (default: %(default)s)"
+    )
+    ev.add_argument(
+        "--seed", type=int, default=12345, help="environment seed (default: %(default)s)"
+    )
     ev.add_argument("--stochastic", action="store_true", help="sample instead of acting greedily")
     ev.set_defaults(func=eval_command)
 
@@ -55,12 +59,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Generate demonstrations: sensorimotor rl demos pendulum --episodes 50 "
         "--out saved/datasets/pendulum.h5 (expert: 'scripted' or a checkpoint directory).",
     )
-    demos.add_argument("task")
-    demos.add_argument("--episodes", type=int, default=50)
+    demos.add_argument("task", help="RL task name (see rl train task=...)")
+    demos.add_argument(
+        "--episodes", type=int, default=50, help="episodes to record (default: %(default)s)"
+    )
     demos.add_argument("--out", required=True, help="output file (.npz, .h5 or .hdf5)")
-    demos.add_argument("--expert", default="scripted")
+    demos.add_argument(
+        "--expert",
+        default="scripted",
+        help="scripted, or a checkpoint to act with (default: %(default)s)",
+    )
     demos.add_argument("--noise", type=float, default=0.0, help="Gaussian action noise (x range/2)")
-    demos.add_argument("--seed", type=int, default=0)
+    demos.add_argument(
+        "--seed", type=int, default=0, help="environment seed (default: %(default)s)"
+    )
     demos.set_defaults(func=demos_command)
 
 
@@ -121,7 +133,7 @@ def eval_command(args: argparse.Namespace) -> int:
     res = evaluate_agent(
         learner, task, episodes=args.episodes, seed=args.seed,
         deterministic=not args.stochastic, env_kwargs=kwargs,
-        obs_horizon=horizons[0], action_horizon=horizons[1], mode_samples=2000,
+        obs_horizon=horizons[0], action_horizon=horizons[1], mode_samples=2000, progress=True,
     )  # fmt: skip
     print(json.dumps(res, indent=2))
     return 0

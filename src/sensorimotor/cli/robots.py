@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "frame and action under saved/sessions/<robot>/<session>/. "
         "Example: sensorimotor record robot=toroidal_dot selector=sequence selector.sequence=ALTERNATE steps=200",
     )
-    add_overrides(record)
+    add_overrides(record, "robot=mujoco robot.scene=test_scene steps=200")
     record.set_defaults(func=record_command)
 
     replay = subparsers.add_parser(
@@ -67,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     replay.add_argument(
         "--record", action="store_true", help="with --on-robot: record the new run as a session"
     )
-    add_overrides(replay)
+    add_overrides(replay, "robot.action_delay=0.1 (with --on-robot)")
     replay.set_defaults(func=replay_command)
 
     sessions = subparsers.add_parser(

@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="RUN_DIR",
         help="continue the run in RUN_DIR from its latest checkpoint (overrides may change e.g. steps)",
     )
-    add_overrides(parser)
+    add_overrides(parser, "robot.dot_radius=7 trainer.lr=1e-3 steps=2000")
     parser.set_defaults(func=_run)
 
 

@@ -43,10 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and write /latent_mean. Keys: out, n_clips, steps, seed, workers, sim.<field>, "
         "intention.<field>, e.g. `clips make out=saved/clips n_clips=50 intention.steps=500`.",
     )
-    add_overrides(make)
+    add_overrides(make, "out=saved/clips n_clips=50 intention.steps=500")
     make.set_defaults(func=_clips_make)
     info = csub.add_parser("info", help="summarise a clip folder (count, shapes, layout)")
-    info.add_argument("path")
+    info.add_argument("path", help="clip folder (made by clips make)")
     info.set_defaults(func=_clips_info)
 
     seq = subparsers.add_parser("sequence", help="train/evaluate/roll out S5, Mamba, GRU, AR-HMM")
@@ -61,21 +61,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "data.path=saved/clips_rodent trainer=debug`.",
     )
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
-    add_overrides(t)
+    add_overrides(t, "model=s5_sa trainer.lr=5e-4 data.path=saved/clips_rodent")
     t.set_defaults(func=_train)
     e = ssub.add_parser("evaluate", help="teacher-forced R² of a run on held-out clips")
-    e.add_argument("run_dir")
-    e.add_argument("--split", default="val", choices=["train", "val"])
+    e.add_argument("run_dir", help="a sequence train run folder")
+    e.add_argument(
+        "--split",
+        default="val",
+        choices=["train", "val"],
+        help="which clips to score (default: %(default)s)",
+    )
     e.set_defaults(func=_evaluate)
     r = ssub.add_parser(
         "rollout", help="closed-loop rollouts of a run's model in MuJoCo vs the expert"
     )
-    r.add_argument("run_dir")
+    r.add_argument("run_dir", help="a sequence train run folder")
     r.add_argument("--clips", type=int, default=8, help="number of validation clips")
     r.add_argument(
         "--fail-threshold", type=float, default=0.2, help="failure: mean joint error (rad)"
     )
-    r.add_argument("--no-video", action="store_true")
+    r.add_argument("--no-video", action="store_true", help="skip writing the MP4 videos")
     r.add_argument(
         "--window", action="store_true", help="also roll out with a sliding context window"
     )
@@ -86,7 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Keys: path, keys, pca_dims, num_states (list), stickiness (list), num_lags, "
         "num_iters, val_fraction, split_seed, seed, max_clips, write, runs_root, run_name.",
     )
-    add_overrides(s)
+    add_overrides(s, "path=saved/clips_rodent num_states=[4,8] num_iters=50")
     s.set_defaults(func=_segment)
 
 

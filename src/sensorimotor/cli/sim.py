@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 from sensorimotor.cli.common import print_table
@@ -56,10 +57,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     validate.add_argument(
         "--seed", type=int, default=0, help="random-control seed (default: %(default)s)"
     )
-    validate.add_argument("--camera", help="camera to render (default: the scene's first camera)")
-    validate.add_argument("--width", type=int, default=224)
-    validate.add_argument("--height", type=int, default=224)
+    validate.add_argument(
+        "--camera",
+        help="camera to render (default: the scene's first camera; a scene without one is "
+        "rendered from a free camera framed on the model)",
+    )
+    validate.add_argument(
+        "--width", type=int, default=224, help="frame width in pixels (default: %(default)s)"
+    )
+    validate.add_argument(
+        "--height", type=int, default=224, help="frame height in pixels (default: %(default)s)"
+    )
     validate.add_argument("--no-render", action="store_true", help="skip the rendering checks")
+    validate.add_argument(
+        "--shadows",
+        action="store_true",
+        help="render shadows and reflections (off by default, as MujocoRobot renders: with "
+        "software OpenGL they cost seconds per frame on large scenes)",
+    )
     validate.add_argument(
         "--max-penetration", type=float, default=0.05, help="metres (default: %(default)s)"
     )
@@ -78,8 +93,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     render.add_argument("scene", help="scene name or path")
     render.add_argument("--camera", help="camera name (default: the scene's first camera)")
-    render.add_argument("--width", type=int, default=320)
-    render.add_argument("--height", type=int, default=240)
+    render.add_argument(
+        "--width", type=int, default=320, help="frame width in pixels (default: %(default)s)"
+    )
+    render.add_argument(
+        "--height", type=int, default=240, help="frame height in pixels (default: %(default)s)"
+    )
     render.add_argument(
         "--seconds", type=float, default=2.0, help="simulated seconds (default: %(default)s)"
     )
@@ -92,7 +111,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     render.add_argument(
         "--random-controls", action="store_true", help="drive the actuators randomly"
     )
-    render.add_argument("--seed", type=int, default=0)
+    render.add_argument(
+        "--seed", type=int, default=0, help="random-control seed (default: %(default)s)"
+    )
     render.add_argument(
         "--root", default="runs", help="where run directories go (default: %(default)s)"
     )
@@ -167,6 +188,7 @@ def lint_command(args: argparse.Namespace) -> int:
 
 
 def validate_command(args: argparse.Namespace) -> int:
+    from sensorimotor.core.fs import make_unique_dir
     from sensorimotor.core.rundir import RunDir
     from sensorimotor.sim.checks import ValidationConfig, validate_scene, write_validation
     from sensorimotor.sim.scenes import available_scenes, resolve_scene_path, scene_name
@@ -180,6 +202,8 @@ def validate_command(args: argparse.Namespace) -> int:
             width=args.width,
             height=args.height,
             max_penetration=args.max_penetration,
+            shadows=args.shadows,
+            reflections=args.shadows,
         )
     except ValueError as e:
         raise UserError(str(e)) from None
@@ -190,7 +214,9 @@ def validate_command(args: argparse.Namespace) -> int:
     summaries, all_passed = [], True
     for scene in scenes:
         report = validate_scene(scene, config, progress=not args.json)
-        folder = run.path / scene_name(scene) if len(scenes) > 1 else run.path
+        # One folder per scene; files with the same stem (a/scene.xml, b/scene.xml) get
+        # scene, scene-2, ... instead of overwriting each other.
+        folder = make_unique_dir(run.path, scene_name(scene)) if len(scenes) > 1 else run.path
         write_validation(report, folder, config)
         summaries.append(report.to_dict())
         all_passed &= report.passed
@@ -216,7 +242,7 @@ def render_command(args: argparse.Namespace) -> int:
 
     from sensorimotor.core.rng import np_rng
     from sensorimotor.core.rundir import RunDir
-    from sensorimotor.sim.checks import random_controls
+    from sensorimotor.sim.checks import framed_camera, random_controls
     from sensorimotor.sim.render import (
         RenderConfig,
         depth_to_rgb,
@@ -232,7 +258,16 @@ def render_command(args: argparse.Namespace) -> int:
     model, data = load_scene(args.scene)
     cameras = camera_names(model)
     camera = args.camera or (cameras[0] if cameras else None)
-    config = RenderConfig(camera, args.width, args.height, args.depth, args.segmentation)
+    saved = RenderConfig(camera, args.width, args.height, args.depth, args.segmentation)
+    config = saved
+    if camera is None:  # no named camera: a free camera framed on the model, and say so
+        framed = framed_camera(model)
+        config = dataclasses.replace(saved, camera=framed)  # type: ignore[arg-type]
+        saved = dataclasses.replace(saved, camera="free (framed on the model)")
+        print(
+            f"{args.scene}: no named camera; rendering from a free camera framed on the model "
+            f"(distance {framed.distance:.3g} m)"
+        )
     dt = model.opt.timestep
     n_steps = max(1, round(args.seconds / dt))
     every = max(1, round(1.0 / (args.fps * dt)))
@@ -250,10 +285,10 @@ def render_command(args: argparse.Namespace) -> int:
         frames = depth_to_rgb(frames)
     elif config.segmentation:
         frames = segmentation_to_rgb(frames)
-    run = RunDir.create(args.root, name=args.name, prefix="render", config=config, seed=args.seed)
+    run = RunDir.create(args.root, name=args.name, prefix="render", config=saved, seed=args.seed)
     video = save_video(frames, run.path / "video.mp4", fps=1.0 / (every * dt))
     save_sample_frames(frames, run.path / "frames")
-    print(f"{len(frames)} frames from camera {camera!r} -> {video} and {run.path / 'frames'}")
+    print(f"{len(frames)} frames from camera {saved.camera!r} -> {video} and {run.path / 'frames'}")
     return 0
 
 

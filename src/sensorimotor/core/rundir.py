@@ -88,7 +88,9 @@ def environment_info(seed: int | None = None) -> dict[str, Any]:
         "seed": seed,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "cpu": {"model": cpu_model(), "count": os.cpu_count()},
+        # The ISA matters: XLA compiles for the host CPU, so float rounding (and with it a
+        # training run's outcome) differs between CPUs even with identical versions and seeds.
+        "cpu": {"model": cpu_model(), "count": os.cpu_count(), "isa": cpu_isa()},
         "devices": _jax_devices(),
         "packages": versions,
         "git": _git_info(),
@@ -99,6 +101,21 @@ def environment_info(seed: int | None = None) -> dict[str, Any]:
             if k.startswith(("JAX_", "XLA_", "MUJOCO_GL", "CUDA_VISIBLE"))
         },
     }
+
+
+_ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16")
+
+
+def cpu_isa() -> list[str]:
+    """The vector-instruction extensions of this CPU that XLA's code generation can use."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                return [f for f in _ISA_FLAGS if f in flags]
+    except OSError:
+        pass
+    return []
 
 
 def cpu_model() -> str:

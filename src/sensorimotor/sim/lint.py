@@ -14,9 +14,12 @@ Rules (``code``: severity):
   ``[1e-4, 10]``, i.e. not 1, 0.001 for mm→m, 0.01, 0.0254, …), mixed units (one axis 50×
   another) or zero (error);
 - ``mesh-size``: warning — a compiled mesh more than 20 m or less than 0.5 mm across
-  (typically a mm-unit mesh without ``scale="0.001 0.001 0.001"``);
-- ``compile-error``: error — MuJoCo cannot compile the model (for files that are not only
-  included by other linted files).
+  (typically a mm-unit mesh without ``scale="0.001 0.001 0.001"``); error from 50 m on (an arm
+  280 m long is not a robot, it is a unit mistake);
+- ``compile-error``: error — MuJoCo cannot compile the model. Files included by other files are
+  fragments (actuator or keyframe lists, …) and are compiled through the file that includes them:
+  one of the linted files, or, for a fragment that does not compile on its own, an including
+  file found next to it or one folder up.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ _TEXTURE_FILES = ("file", "fileright", "fileleft", "fileup", "filedown", "filefr
 _SCALE_RANGE = (1e-4, 10.0)
 _SCALE_RATIO = 50.0
 _MESH_SIZE_RANGE = (5e-4, 20.0)
+_MESH_SIZE_ABSURD = 50.0  # metres: beyond this a mesh size is an error, not a warning
 
 
 @dataclass(frozen=True)
@@ -379,7 +383,7 @@ class _ModelLinter:
                 )
                 self.add(
                     self.main,
-                    "warning",
+                    "error" if size >= _MESH_SIZE_ABSURD else "warning",
                     "mesh-size",
                     f"mesh {name} is {size:.4g} m across after scaling; {hint}",
                     None,
@@ -453,15 +457,47 @@ def lint_paths(paths: Sequence[str | Path] | None = None) -> LintResult:
             probe.collect(parsed, (path,))
             included |= probe.included
     seen_models: set[Path] = set()
+    linted = list(files)
     for path in files:
         if not path.is_file():
             findings.append(LintFinding(str(path), "error", "missing-file", "no such file"))
             continue
         if path in included:
             continue
-        _ModelLinter(path, findings, seen_models).run(compile_model=True)
+        own: list[LintFinding] = []
+        _ModelLinter(path, own, seen_models).run(compile_model=True)
+        includer = None
+        if any(f.code == "compile-error" for f in own):
+            includer = _find_includer(path)
+        if includer is None:
+            findings.extend(own)
+        elif includer not in linted:  # a fragment: lint it through the file that includes it
+            linted.append(includer)
+            _ModelLinter(includer, findings, seen_models).run(compile_model=True)
     unique = list(dict.fromkeys(findings))
-    return LintResult(files=[str(p) for p in files], findings=unique)
+    return LintResult(files=[str(p) for p in linted], findings=unique)
+
+
+def _find_includer(fragment: Path) -> Path | None:
+    """An MJCF file next to ``fragment`` or one folder up (recursively) that includes it."""
+    folders = [fragment.parent, fragment.parent.parent]
+    candidates = dict.fromkeys(
+        p.resolve()
+        for folder in folders
+        for p in (folder.glob("*.xml") if folder == fragment.parent else folder.rglob("*.xml"))
+        if p.is_file()
+    )
+    for candidate in list(candidates)[:500]:  # a bound for huge trees
+        if candidate == fragment:
+            continue
+        probe = _ModelLinter(candidate, [], set())
+        parsed = probe.parse(candidate)
+        if parsed is None:
+            continue
+        probe.collect(parsed, (candidate,))
+        if fragment in probe.included:
+            return candidate
+    return None
 
 
 def lint_file(path: str | Path) -> list[LintFinding]:

@@ -203,6 +203,35 @@ def evaluate_quality(
     return out
 
 
+def degenerate_metrics(metrics: dict[str, Any], num_actions: int | None = None) -> list[str]:
+    """Why some of ``metrics`` (from :func:`evaluate_quality`) say nothing, one line each.
+
+    A held-out set where the frames never change makes the MSE ratio divide by ~0; one where only
+    one action occurs (or no action moves anything) makes the counterfactual baseline perfect.
+    """
+    notes = []
+    if metrics.get("heldout", 0) == 0:
+        return ["no held-out canvases: every metric is empty"]
+    if "mse_baseline" in metrics and metrics["mse_baseline"] < 1e-6:
+        notes.append(
+            f"the MSE ratio is meaningless: the copy-last-frame baseline's MSE is "
+            f"{metrics['mse_baseline']:.1e} (the held-out frames barely change)"
+        )
+    shown = metrics.get("true_displacement_px")
+    if shown is not None:
+        if num_actions is not None and len(shown) < num_actions:
+            notes.append(
+                f"counterfactual accuracy covers only action(s) {sorted(shown)} of {num_actions}: "
+                "the held-out data never takes the others"
+            )
+        if metrics.get("counterfactual_accuracy_baseline") == 1.0:
+            notes.append(
+                "counterfactual accuracy is degenerate: no action moves the dot in the held-out "
+                "data, so copying the last frame is already 100 % right"
+            )
+    return notes
+
+
 def meets_target(metrics: dict[str, Any]) -> dict[str, bool]:
     """The issue's targets: counterfactual accuracy ≥ 95 %, mean position error ≤ 3 px,
     MSE ≤ 0.2 x baseline."""
