@@ -351,3 +351,44 @@ def test_cli_feed_saves_frames_and_record_without_a_server_exits_2(server, tmp_p
     )
     assert code == 2
     assert f"cannot talk to a JetBot server at 127.0.0.1:{free}" in capsys.readouterr().err
+
+
+def test_a_dropped_connection_is_reconnected_and_an_action_not_resent(server, capsys):
+    with server.robot(reconnect_backoff_s=0.05) as robot:
+        robot.get_observation()
+        robot._conn._channel.stream.close()  # the link drops under the client
+        assert robot.get_observation()["image"].shape == (48, 48, 3)
+        assert f"reconnected to 127.0.0.1:{server.port}" in capsys.readouterr().err
+        robot._conn._channel.stream.close()
+        with pytest.warns(UserWarning, match="not resent"):
+            robot.execute_action(robot.action_space[1])
+        robot.execute_action(robot.action_space[1])  # and the next one goes through
+
+
+def test_a_frozen_server_ends_the_run_within_the_timeouts(tmp_path, capsys):
+    """A robot that stops answering (SIGSTOP: the kernel still accepts connections) must not hang."""
+    server = Server()
+    robot = server.robot(
+        timeout_s=3.0, connect_timeout_s=1.0, reconnect_attempts=1, reconnect_backoff_s=0.1
+    )
+    robot.get_observation()  # the server's first frame sets up its renderer: not a freeze
+
+    def freeze_at_step_2(event) -> None:
+        if event.step == 2:
+            os.kill(server.proc.pid, signal.SIGSTOP)
+
+    try:
+        stats = RobotRunner(
+            robot,
+            SequenceSelector(robot.action_space[::-1]),
+            steps=50,
+            record_to=tmp_path,
+            on_step=freeze_at_step_2,
+            progress=False,
+        ).run()
+    finally:
+        os.kill(server.proc.pid, signal.SIGCONT)
+        server.stop()
+    assert stats.stopped_by == "connection_lost" and stats.steps == 3
+    assert len(SessionReader(stats.session)) == 3
+    assert f"the JetBot at 127.0.0.1:{server.port}" in capsys.readouterr().err

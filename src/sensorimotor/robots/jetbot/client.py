@@ -46,6 +46,8 @@ from sensorimotor.robots.jetbot.wire import (
 
 #: What a broken transport raises (a timeout is a ``TimeoutError``, itself an ``OSError``).
 _TRANSPORT_ERRORS = (EOFError, OSError)
+#: The service's exposed methods (see :mod:`.service`).
+_METHODS = ("info", "get_frame", "drive", "set_motors", "stop", "status")
 
 
 @dataclass
@@ -105,6 +107,8 @@ class JetBotRobot(Robot):
         self.address = f"{config.host}:{config.port}"
         self._secret = read_secret(config.secret_file)
         self._conn: Any = None
+        self._methods: dict[str, Any] = {}
+        self.server_info: dict[str, Any] = {}
         self._actions = [
             {
                 "motor_left": float(left),
@@ -115,7 +119,6 @@ class JetBotRobot(Robot):
         ]
         try:
             self._connect()
-            self.server_info = json.loads(self._conn.root.info())
         except AuthenticationFailed as e:
             self.cleanup()
             raise UserError(
@@ -150,8 +153,13 @@ class JetBotRobot(Robot):
         try:
             if self._secret is not None:
                 client_handshake(stream.sock, self._secret, cfg.connect_timeout_s)
-            config = {**PROTOCOL_CONFIG, "sync_request_timeout": cfg.timeout_s}
-            self._conn = rpyc.connect_stream(stream, service=rpyc.VoidService, config=config)
+            config = {**PROTOCOL_CONFIG, "sync_request_timeout": cfg.connect_timeout_s}
+            conn = rpyc.connect_stream(stream, service=rpyc.VoidService, config=config)
+            # Look the methods up once: a lookup is a round trip of its own, which would double
+            # the wait on a server that stopped answering. Answering here also proves it is alive.
+            self._methods = {name: getattr(conn.root, name) for name in _METHODS}
+            self.server_info = json.loads(self._methods["info"]())
+            self._conn = conn
         except BaseException:
             stream.close()
             raise
@@ -166,15 +174,17 @@ class JetBotRobot(Robot):
         self, name: str, *args: Any, timeout: float | None = None, resend: bool = True
     ) -> Any:
         """``conn.root.<name>(*args)``, reconnecting on a broken transport (see the module docstring)."""
+        cause: BaseException = ConnectionError("not connected")
         for _ in range(2):
             if self._conn is None:
-                self._reconnect(ConnectionError("not connected"))
+                self._reconnect(cause)
             try:
                 self._conn._config["sync_request_timeout"] = timeout or self.config.timeout_s
-                return getattr(self._conn.root, name)(*args)
+                return self._methods[name](*args)
             except _TRANSPORT_ERRORS as e:
                 if hasattr(e, "_remote_tb"):  # raised by the server's code, not the transport
                     raise
+                cause = e
                 self._reconnect(e)
                 if not resend:
                     warnings.warn(
@@ -183,8 +193,10 @@ class JetBotRobot(Robot):
                         stacklevel=3,
                     )
                     return None
+        self._close_connection()  # known broken: cleanup() should not wait on it
         raise RobotConnectionLost(
-            f"JetBot at {self.address}: {name} failed twice after reconnecting"
+            f"lost the connection to the JetBot at {self.address}: {name} failed again after "
+            f"reconnecting ({type(cause).__name__}: {cause})"
         )
 
     def _reconnect(self, cause: BaseException) -> None:
@@ -252,14 +264,14 @@ class JetBotRobot(Robot):
         return json.loads(self._call("status"))
 
     def config_dict(self) -> dict[str, Any]:
-        return {**config_to_dict(self.config), "server": getattr(self, "server_info", {})}
+        return {**config_to_dict(self.config), "server": self.server_info}
 
     def cleanup(self) -> None:
         """Stop the motors (best effort, briefly) and close the connection."""
         if self._conn is not None:
             try:
                 self._conn._config["sync_request_timeout"] = min(2.0, self.config.timeout_s)
-                self._conn.root.stop()
+                self._methods["stop"]()
             except Exception:  # noqa: BLE001 - the server stops the motors on disconnect anyway
                 pass
         self._close_connection()

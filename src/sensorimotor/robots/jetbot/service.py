@@ -18,6 +18,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,8 +101,6 @@ class JetBotService(rpyc.Service):
 
     def exposed_drive(self, left: float, right: float, duration: float) -> float:
         """Drive ``duration`` seconds with ramps at both ends, then stop; returns the seconds it took."""
-        import time
-
         self._drove = True
         start = time.perf_counter()
         self._motors.run_duration(
