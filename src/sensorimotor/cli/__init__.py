@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from sensorimotor.core.errors import UserError
 
 #: Modules under ``sensorimotor.cli`` that each define ``register(subparsers)``.
-COMMANDS = ["run", "robots", "sim", "sequence", "canvas", "rl", "explore"]
+COMMANDS = ["run", "robots", "sim", "sequence", "canvas", "rl", "explore", "diagnose"]
 
 EPILOG = """\
 Config overrides use Hydra syntax: pick a group option with `group=option` (robot=toroidal_dot)
