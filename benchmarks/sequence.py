@@ -21,7 +21,7 @@ def train_throughput(kind: str, scan: str, length: int, batch: int, d_in: int = 
     from flax import nnx
 
     from sensorimotor.sequence.models import ModelConfig, SequenceModel
-    from sensorimotor.train.sequence import loss_fn
+    from sensorimotor.sequence.training import loss_fn
 
     cfg = ModelConfig(
         type=kind, d_model=128, n_layers=4, d_state=64 if kind == "s5" else 16, scan=scan

@@ -127,3 +127,38 @@ def tiny_clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
         progress=False,
     )
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Tiny RL configs shared by the policy, agent and RL-driver tests (identical configs and batch
+# shapes let those tests reuse each other's compiled updates).
+# --------------------------------------------------------------------------------------------
+
+RL_POLICY = {"hidden": [32, 32], "lr": 3e-3}
+RL_DIFFUSION = {"hidden": [32, 32], "num_steps": 10, "sample_steps": 3, "lr": 3e-3}
+RL_CRITIC = {"hidden": [32, 32], "lr": 3e-3}
+RL_AGENTS = {
+    "bc": {"policy_type": "gaussian", "policy": RL_POLICY},
+    "sac": {"policy": RL_POLICY, "critic": RL_CRITIC},
+    "iql": {
+        "policy_type": "autoregressive", "policy": {"hidden": [32], "num_bins": 8, "lr": 3e-3},
+        "critic": RL_CRITIC, "value": RL_CRITIC,
+    },
+    "pa_rl": {
+        "policy": RL_DIFFUSION, "critic": RL_CRITIC, "num_samples": 8, "top_k": 2,
+        "grad_steps": 2, "distill_batch": 8, "backup_samples": 2, "cql_alpha": 0.1,
+    },
+    "tdmpc2": {
+        "model_size": None, "enc_dim": 32, "mlp_dim": 32, "latent_dim": 16, "num_enc_layers": 2,
+        "num_q": 2, "num_bins": 11, "horizon": 3, "iterations": 2, "num_samples": 32,
+        "num_elites": 8, "num_pi_trajs": 4, "episode_length": 200,
+    },
+}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def rl_configs() -> dict[str, dict]:
+    """Tiny configs of every agent (``RL_AGENTS``), copied so a test cannot change them."""
+    import copy
+
+    return copy.deepcopy(RL_AGENTS)

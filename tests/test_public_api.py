@@ -15,6 +15,7 @@ PACKAGES = [
     "sensorimotor.worldmodels",
     "sensorimotor.sequence",
     "sensorimotor.train.canvas",
+    "sensorimotor.train.sequence",
 ]
 
 

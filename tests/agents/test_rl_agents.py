@@ -15,19 +15,6 @@ from sensorimotor.agents.pa_rl import optimize_actions
 from sensorimotor.core.errors import ConfigError
 from sensorimotor.policies import Spec
 
-SMALL_POLICY = {"hidden": [32, 32], "num_steps": 10, "sample_steps": 3}
-SMALL_CRITIC = {"hidden": [32, 32]}
-TINY_TDMPC2 = {
-    "model_size": None, "enc_dim": 32, "mlp_dim": 32, "latent_dim": 16, "num_enc_layers": 2,
-    "num_q": 2, "num_bins": 11, "horizon": 3, "iterations": 2, "num_samples": 32,
-    "num_elites": 8, "num_pi_trajs": 4, "episode_length": 200,
-}  # fmt: skip
-CONFIGS = {
-    "bc": {"policy_type": "gaussian", "policy": {"hidden": [32, 32]}},
-    "sac": {"policy": {"hidden": [32, 32]}, "critic": SMALL_CRITIC},
-    "iql": {"policy_type": "autoregressive", "policy": {"hidden": [32], "num_bins": 8}, "critic": SMALL_CRITIC, "value": SMALL_CRITIC},
-    "pa_rl": {"policy": SMALL_POLICY, "critic": SMALL_CRITIC, "num_samples": 8, "top_k": 2, "grad_steps": 2, "distill_batch": 8, "backup_samples": 2, "cql_alpha": 0.1},
-}  # fmt: skip
 # The loss that each agent's update must lower on a fixed batch.
 LOSS_KEY = {
     "bc": "policy/loss",
@@ -69,9 +56,11 @@ def pendulum_spec():
 
 
 @pytest.fixture(scope="module")
-def agents(spec, pendulum_spec):
-    out = {n: create_agent(n, spec, config=c, seed=0) for n, c in CONFIGS.items()}
-    out["tdmpc2"] = create_agent("tdmpc2", pendulum_spec, config=TINY_TDMPC2, seed=0)
+def agents(spec, pendulum_spec, rl_configs):
+    out = {
+        n: create_agent(n, spec, config=rl_configs[n], seed=0) for n in LOSS_KEY if n != "tdmpc2"
+    }
+    out["tdmpc2"] = create_agent("tdmpc2", pendulum_spec, config=rl_configs["tdmpc2"], seed=0)
     return out
 
 
@@ -154,8 +143,8 @@ def test_pa_rl_optimised_actions_beat_the_samples(agents, spec):
 
 
 @pytest.mark.slow
-def test_pa_rl_with_guidance_and_iql_critic(spec):
-    cfg = {**CONFIGS["pa_rl"], "guidance_scale": 1.0, "critic_loss": "iql", "critic_type": "distributional", "critic": {"hidden": [16], "num_bins": 11}, "value": {"hidden": [16]}}  # fmt: skip
+def test_pa_rl_with_guidance_and_iql_critic(spec, rl_configs):
+    cfg = {**rl_configs["pa_rl"], "guidance_scale": 1.0, "critic_loss": "iql", "critic_type": "distributional", "critic": {"hidden": [16], "num_bins": 11}, "value": {"hidden": [16]}}  # fmt: skip
     agent = create_agent("pa_rl", spec, config=cfg)
     new, info = agent.update(_batch(32))
     assert "critic/v_loss" in info and np.isfinite(float(info["critic/loss"]))
@@ -257,3 +246,112 @@ def test_rl_on_action_chunks_from_the_replay_buffer():
     np.testing.assert_allclose(t.discounts, batch["discounts"])
     new, info = agent.update(batch)
     assert np.isfinite(float(info["critic/loss"]))
+
+
+# --------------------------------------------------------------------------------------------
+# Learning checks that fail when an update is a no-op (each was checked by planting the bug)
+# --------------------------------------------------------------------------------------------
+
+
+def _bandit(B=32, seed=0):
+    """One-step episodes: ``actions[0] = +1.6`` earns 1, ``-1.6`` earns 0 (half the samples each);
+    ``actions[1]`` is random. Same keys and shapes as ``_batch`` (shared compiled updates)."""
+    rng = np.random.default_rng(seed)
+    obs = rng.normal(size=(B, 3)).astype(np.float32)
+    good = np.arange(B) % 2 == 0
+    act = np.stack([np.where(good, 1.6, -1.6), rng.uniform(-1, 1, B)], 1).astype(np.float32)
+    return {
+        "observations": obs,
+        "actions": act,
+        "rewards": good.astype(np.float32),
+        "next_observations": obs,
+        "terminals": np.ones(B, np.float32),
+    }
+
+
+@pytest.fixture(scope="module")
+def bandit_trained(agents):
+    """SAC, IQL and PA-RL after 150 updates on the bandit batch (the untrained agent too)."""
+    batch = _bandit()
+    out = {}
+    for name in ("sac", "iql", "pa_rl"):
+        new = agents[name]
+        for _ in range(150):
+            new, _ = new.update(batch)
+        out[name] = (agents[name], new)
+    return out
+
+
+def _changed(a, b):
+    leaves = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    return any(not np.allclose(x, y) for x, y in leaves)
+
+
+def _policy_a0(policy, obs, n=16):
+    """Mean first action dimension (normalised units) of ``n`` samples per observation."""
+    a = policy.sample_fn(policy.net.params, obs, jax.random.PRNGKey(2), n)
+    return float(np.asarray(a)[..., 0].mean())
+
+
+def test_sac_actor_improves_its_objective_under_the_learned_critic(bandit_trained, spec):
+    """Fails when the SAC actor is never updated: with the final critic and temperature, the
+    trained actor's ``E[alpha log pi - Q]`` is lower than the initial actor's."""
+    old, new = bandit_trained["sac"]
+    assert _changed(old.policy.net.params, new.policy.net.params), "the actor did not change"
+    obs = spec.flatten_obs(_bandit()["observations"])
+    alpha = jnp.exp(new.log_alpha)
+
+    def actor_objective(policy):
+        a, logp = policy.module().sample_and_log_prob(obs, jax.random.PRNGKey(5), 8)
+        q = jax.vmap(lambda x: new.critic.values(obs, x).mean(0), in_axes=1, out_axes=1)(a)
+        return float(jnp.mean(alpha * logp - q))
+
+    before, after = actor_objective(old.policy), actor_objective(new.policy)
+    assert after < before - 0.1, f"actor objective {before:.3f} -> {after:.3f}"
+
+
+def test_iql_policy_moves_toward_the_rewarded_action(bandit_trained, spec):
+    """Fails when IQL's policy update is a no-op or ignores its advantage weights (plain BC of
+    both actions keeps the mean near 0)."""
+    old, new = bandit_trained["iql"]
+    obs = spec.flatten_obs(_bandit()["observations"])
+    before, after = _policy_a0(old.policy, obs), _policy_a0(new.policy, obs)
+    assert after > before + 0.1 and after > 0.1, f"mean action[0] {before:.3f} -> {after:.3f}"
+
+
+def test_pa_rl_selects_the_rewarded_action_and_distils_its_policy(bandit_trained):
+    """Fails when PA-RL's critic or policy update is a no-op: its optimised actions pick the
+    rewarded action and the policy's parameters move."""
+    old, new = bandit_trained["pa_rl"]
+    obs = _bandit()["observations"]
+    a = np.asarray(new.sample_actions(obs, jax.random.PRNGKey(3), n=4, deterministic=True))
+    assert (a[..., 0] > 0).mean() > 0.8, f"fraction of rewarded actions {(a[..., 0] > 0).mean()}"
+    assert _changed(old.policy.net.params, new.policy.net.params), "the policy did not change"
+
+
+def test_tdmpc2_update_changes_model_policy_and_targets(agents):
+    """Fails when any of TD-MPC2's three updates (world model, policy prior, target Qs) is a no-op."""
+    old = agents["tdmpc2"]
+    new = old
+    for _ in range(3):
+        new, _ = new.update(_batch(32, seed=1, H=3))
+    assert _changed(old.model.params, new.model.params), "the world model did not change"
+    assert _changed(old.pi.params, new.pi.params), "the policy prior did not change"
+    assert _changed(old.target_qs, new.target_qs), "the target Q-functions did not change"
+
+
+def test_fused_updates_equal_sequential_updates_on_the_same_batches(agents):
+    """Fails when ``fused_updates`` draws one fixed batch (or reuses keys) instead of the
+    ``K`` batches that ``K`` sequential updates would see."""
+    from sensorimotor.agents.buffer import ReplayBuffer
+    from sensorimotor.agents.device_loop import DeviceTransitions, fused_updates
+
+    data = DeviceTransitions.from_buffer(ReplayBuffer.from_arrays(_batch(64, seed=4)))
+    key, steps = jax.random.PRNGKey(11), 4
+    fused, infos = fused_updates(agents["bc"], data, key, steps=steps, batch_size=32)
+    seq = agents["bc"]
+    for k in jax.random.split(key, steps):
+        seq, _ = seq.update(data.sample(k, 32))
+    for x, y in zip(jax.tree.leaves(fused), jax.tree.leaves(seq), strict=True):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-4, atol=1e-5)
+    assert infos["policy/loss"].shape == (steps,)

@@ -134,3 +134,22 @@ def test_config_from_dict_converts_nested_types():
         config_from_dict(_Outer, {"name": "x", "inner": {"sizes": [1, "a"]}})
     with pytest.raises(ConfigError, match=r"expected bool"):
         config_from_dict(SequenceSelectorConfig, {"loop": "yes"})
+
+
+def test_the_old_runs_root_spelling_still_works_with_a_note(tmp_path, capsys) -> None:
+    from dataclasses import dataclass
+
+    from sensorimotor.core.config import config_from_dict, load_saved_config
+
+    @dataclass
+    class Job:
+        runs_root: str = "runs"
+        name: str | None = None
+
+    assert config_from_dict(Job, {"run_root": "elsewhere"}).runs_root == "elsewhere"
+    assert "run_root is deprecated; use runs_root" in capsys.readouterr().err
+    saved = tmp_path / "config.yaml"
+    saved.write_text("run_root: old_runs\nname: a\n")  # a config saved before the rename
+    assert load_saved_config(saved, Job).runs_root == "old_runs"
+    assert config_from_dict(Job, {"runs_root": "new"}).runs_root == "new"
+    assert capsys.readouterr().err.count("deprecated") == 1

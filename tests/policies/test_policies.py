@@ -1,5 +1,7 @@
 """Gaussian, diffusion and autoregressive policies: shapes, bounds, learning, guidance, save/load."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,10 +11,13 @@ from sensorimotor.core.errors import ConfigError
 from sensorimotor.policies import Policy, Spec, create_policy, load_learner
 
 TINY = {
-    "gaussian": {"hidden": [32, 32]},
-    "diffusion": {"hidden": [32, 32], "num_steps": 20, "sample_steps": 4},
-    "autoregressive": {"hidden": [32, 32], "num_bins": 16},
+    "gaussian": {"hidden": [32, 32], "lr": 3e-3},
+    "diffusion": {"hidden": [32, 32], "num_steps": 20, "sample_steps": 4, "lr": 3e-3},
+    "autoregressive": {"hidden": [32, 32], "num_bins": 16, "lr": 3e-3},
 }
+# Observations whose first entry is +1 / -1 (the sign decides the demonstrated action), and the
+# same scaled by 10 (far outside the training data, to probe the raw output's bounds).
+PROBE = jnp.asarray([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [10.0, 10.0, -10.0], [-10.0, 10.0, 10.0]])
 NAMES = sorted(TINY)
 
 
@@ -67,10 +72,26 @@ def test_chunked_policy_emits_action_chunks(chunk_spec):
     assert np.isfinite(float(info["loss"]))
 
 
+def _conditioned_batch(spec, B, seed=0):
+    """Demonstrations whose action depends on the observation: ``(0.7, -0.5) * sign(obs[0])`` in
+    normalised units, so a policy that ignores its observation cannot fit them."""
+    rng = np.random.default_rng(seed)
+    obs = rng.normal(size=(B, 1, spec.obs_dim)).astype(np.float32)
+    sign = np.sign(obs[:, 0, :1])
+    act = spec.denormalize_action(jnp.asarray(np.concatenate([0.7 * sign, -0.5 * sign], 1)))
+    return {"observations": obs, "actions": np.asarray(act, np.float32)[:, None]}
+
+
+@functools.partial(jax.jit, static_argnames=("n",))
+def _raw_samples(pol, obs, key, n):
+    """The network's own samples in normalised units, before ``Spec`` clips and rescales them."""
+    return pol.sample_fn(pol.net.params, obs, key, n)
+
+
 @pytest.fixture(scope="module")
 def trained(policies, spec):
     """Each policy after 40 behaviour-cloning steps on one fixed batch, with its loss before/after."""
-    batch = _batch(spec, 16, seed=3)
+    batch = _conditioned_batch(spec, 16, seed=3)
     obs = spec.flatten_obs(batch["observations"])
     act = spec.normalize_action(spec.flatten_actions(batch["actions"]))
     key = jax.random.PRNGKey(7)  # a fixed key: diffusion's loss is stochastic
@@ -90,6 +111,24 @@ def test_update_lowers_loss_on_a_fixed_batch(trained, name):
     assert int(pol.step) == 40
     assert np.isfinite(float(info["loss"])) and np.isfinite(float(info["grad_norm"]))
     assert after < before, f"{name}: loss {before:.4f} -> {after:.4f}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_trained_sampler_follows_its_observation(trained, name):
+    """Fails when the update is a no-op or the sampler ignores the observation: the demonstrated
+    action flips sign with ``obs[0]``, so must the samples."""
+    pol = trained[name][0]
+    a = np.asarray(_raw_samples(pol, PROBE, jax.random.PRNGKey(1), 64)).mean(1)  # (4, 2)
+    pos, neg = a[0], a[1]
+    assert pos[0] - neg[0] > 0.4 and neg[1] - pos[1] > 0.3, f"{name}: +obs {pos}, -obs {neg}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_raw_samples_lie_in_the_normalised_box(trained, name):
+    """Bounds on the network's own output (``Spec.denormalize_action`` clips, so a bounds check on
+    environment actions cannot see an out-of-range sampler), also far outside the data."""
+    a = np.asarray(_raw_samples(trained[name][0], PROBE, jax.random.PRNGKey(1), 64))
+    assert np.isfinite(a).all() and np.abs(a).max() <= 1.0 + 1e-6, f"{name}: max {np.abs(a).max()}"
 
 
 def test_update_many_equals_repeated_updates(policies, spec):
@@ -139,20 +178,31 @@ def test_autoregressive_log_prob_is_a_density(trained):
 
 
 def test_diffusion_samplers_and_classifier_free_guidance(spec):
-    cfg = {**TINY["diffusion"], "cond_drop_prob": 0.2, "cfg_scale": 1.5}
+    cfg = {**TINY["diffusion"], "cond_drop_prob": 0.3, "cfg_scale": 1.5}
     pol = create_policy("diffusion", spec, config=cfg)
-    batch = _batch(spec, 16)
-    pol, info = pol.update(batch)
+    batch = _conditioned_batch(spec, 16, seed=3)
+    for _ in range(150):
+        pol, info = pol.update(batch)
     obs = jnp.asarray(batch["observations"][:, 0])
 
     @jax.jit
-    def both(params):
+    def samples(params):
         net = pol.module(params)
-        return [net.sample(obs, jax.random.PRNGKey(0), 3, sampler=s) for s in ("ddpm", "ddim")]
+        both = [net.sample(obs, jax.random.PRNGKey(0), 3, sampler=s) for s in ("ddpm", "ddim")]
+        plain, guided = (net.sample(PROBE[:2], jax.random.PRNGKey(0), 256, cfg_scale=w) for w in (0.0, 3.0))  # fmt: skip
+        return both, plain, guided
 
-    for a in both(pol.net.params):
+    both, plain, guided = samples(pol.net.params)
+    for a in both:
         assert a.shape == (16, 3, 2) and np.isfinite(np.asarray(a)).all()
         assert np.all(np.abs(np.asarray(a)) <= 1.0)
+
+    # Guidance moves samples toward the conditioned mode (sign of obs[0]): fails when it is off.
+    def in_mode(a):
+        a = np.asarray(a)
+        return ((a[0, :, 0] > 0).mean() + (a[1, :, 0] < 0).mean()) / 2
+
+    assert in_mode(guided) > max(in_mode(plain) + 0.05, 0.9), (in_mode(plain), in_mode(guided))
 
 
 def test_critic_guidance_moves_diffusion_samples_uphill(trained):

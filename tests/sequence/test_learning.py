@@ -32,7 +32,7 @@ def _delay_batch() -> dict[str, jnp.ndarray]:
 
 @pytest.mark.parametrize("kind", ["s5", "gru"])
 def test_train_step_updates_all_parameters_and_learns_a_delay(kind: str) -> None:
-    from sensorimotor.train.sequence import make_sequence_optimizer, train_step
+    from sensorimotor.sequence.training import make_sequence_optimizer, train_step
 
     cfg = config_from_dict(
         SequenceConfig, {"trainer": {"lr": 1e-2, "steps": 200, "warmup_steps": 1}}

@@ -11,7 +11,7 @@ from flax import nnx
 
 from sensorimotor.core.errors import ConfigError
 from sensorimotor.sequence.models import ModelConfig, SequenceModel
-from sensorimotor.train.sequence import loss_fn
+from sensorimotor.sequence.training import loss_fn
 
 SLICES = {"qpos_local": (0, 3), "qvel": (3, 5), "act": (5, 6)}
 

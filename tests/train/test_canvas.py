@@ -80,11 +80,11 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
     stopped = run_canvas(
         tiny_config(tmp_path, "steps=10", "name=stopped"), callback=interrupt_at(5)
     )
-    assert stopped.stopped_by == "interrupt" and stopped.iterations == 5
+    assert stopped.stopped_by == "interrupt" and stopped.steps == 5
     first = stopped.run_dir
     config = load_saved_config(first / "config.yaml", CanvasRunConfig)
     resumed = run_canvas(config, resume=first)
-    assert resumed.iterations == 10
+    assert resumed.steps == 10
     (pa, oa, ma), (pb, ob, mb) = final_params(straight), final_params(first)
     assert ma["train_steps"] == mb["train_steps"]
     for name in pa:

@@ -12,14 +12,6 @@ from sensorimotor.core.rundir import RunDir
 from sensorimotor.core.tracking import read_metrics
 from sensorimotor.train.rl import load_rl_config, train
 
-# Same as TINY_TDMPC2 in tests/agents/test_rl_agents.py (and a Pendulum spec there), so the jitted
-# update and planner compiled by those tests are reused here.
-TINY_TDMPC2 = {
-    "model_size": None, "enc_dim": 32, "mlp_dim": 32, "latent_dim": 16, "num_enc_layers": 2,
-    "num_q": 2, "num_bins": 11, "horizon": 3, "iterations": 2, "num_samples": 32,
-    "num_elites": 8, "num_pi_trajs": 4, "episode_length": 200,
-}  # fmt: skip
-
 TINY_SAC = [
     "algo=sac",
     "task=pendulum",
@@ -115,8 +107,10 @@ def test_offline_bc_on_generated_demos_reports_modes(tmp_path):
     assert any("training/policy/loss" in r for r in records)
 
 
-def test_tdmpc2_online_run_plans_and_learns_from_windows(tmp_path):
-    overrides = [f"algo.agent.{k}={'null' if v is None else v}" for k, v in TINY_TDMPC2.items()]
+def test_tdmpc2_online_run_plans_and_learns_from_windows(tmp_path, rl_configs):
+    # The agent tests' tiny TD-MPC2 on a Pendulum spec: their compiled update and planner are reused.
+    tiny = rl_configs["tdmpc2"]
+    overrides = [f"algo.agent.{k}={'null' if v is None else v}" for k, v in tiny.items()]
     cfg = load_rl_config(
         [
             "algo=tdmpc2",

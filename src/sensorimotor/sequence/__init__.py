@@ -25,6 +25,9 @@ _EXPORTS = {
     "load_run": "predictor",
     "RolloutResult": "rollout",
     "rollout": "rollout",
+    "make_sequence_optimizer": "training",
+    "teacher_forced": "training",
+    "train_step": "training",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -13,12 +13,13 @@ import h5py
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
 from tqdm import tqdm
 
 from sensorimotor.data.clips.format import Clip
 from sensorimotor.data.h5tree import group_to_tree, read_attrs, tree_to_group, write_attrs
+from sensorimotor.learners.optim import make_optimizer
+from sensorimotor.learners.state import TrainState
 from sensorimotor.nn.mlp import MLP
 
 
@@ -85,20 +86,20 @@ def train_intention(
     prop_n = (prop - stats["prop_mean"]) / stats["prop_std"]
     act_n = (act - stats["act_mean"]) / stats["act_std"]
     model = IntentionVAE(ref.shape[1], prop.shape[1], act.shape[1], cfg, rngs=nnx.Rngs(cfg.seed))
-    opt = nnx.Optimizer(model, optax.adam(cfg.lr), wrt=nnx.Param)
+    state = TrainState.create(model, make_optimizer(cfg.lr))
 
-    @nnx.jit
-    def train_step(model: IntentionVAE, opt: nnx.Optimizer, r, p, a, key):
-        def loss_fn(m: IntentionVAE):
+    @jax.jit
+    def train_step(state: TrainState, r, p, a, key) -> tuple[TrainState, jax.Array]:
+        def loss_fn(params: nnx.State) -> tuple[jax.Array, jax.Array]:
+            m = state.module(params)
             mu, logvar = m.encode(r)
             z = mu + jnp.exp(0.5 * logvar) * jax.random.normal(key, mu.shape)
             rec = jnp.mean((m.decode(z, p) - a) ** 2)
             kl = -0.5 * jnp.mean(jnp.sum(1 + logvar - mu**2 - jnp.exp(logvar), axis=-1))
             return rec + cfg.beta * kl, rec
 
-        (loss, rec), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
-        opt.update(model, grads)
-        return loss, rec
+        (_, rec), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        return state.apply_gradients(grads), rec
 
     rng = np.random.default_rng(cfg.seed)
     key = jax.random.key(cfg.seed)
@@ -107,11 +108,11 @@ def train_intention(
     for _ in tqdm(range(cfg.steps), desc="intention VAE", disable=not progress):
         idx = rng.integers(0, n, min(cfg.batch_size, n))
         key, sub = jax.random.split(key)
-        _, rec = train_step(model, opt, ref_n[idx], prop_n[idx], act_n[idx], sub)
+        state, rec = train_step(state, ref_n[idx], prop_n[idx], act_n[idx], sub)
         losses.append(float(rec))
     if not np.isfinite(losses[-1]):
         raise FloatingPointError(f"intention VAE diverged (reconstruction loss {losses[-1]})")
-    return model, stats, losses
+    return state.module(), stats, losses
 
 
 def encode_clip(

@@ -387,7 +387,7 @@ def _open_run(config: RLTrainConfig | None, resume: str | Path | None) -> tuple[
         raise ConfigError("train needs a config or a run directory to resume")
     task_info(config.task.name)  # validates the name before making a run directory
     run = RunDir.create(
-        config.run_root, config.name, prefix=f"rl-{config.algo.name}-{config.task.name}",
+        config.runs_root, config.name, prefix=f"rl-{config.algo.name}-{config.task.name}",
         config=config, seed=config.seed,
     )  # fmt: skip
     return run, config

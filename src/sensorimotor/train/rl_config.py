@@ -80,7 +80,7 @@ class RLTrainConfig:
     checkpoint_every: int = 10_000
     keep_checkpoints: int = 2
     save_buffer: bool = True
-    run_root: str = "runs"
+    runs_root: str = "runs"
     name: str | None = None
     wandb: str = "off"
     progress: bool = True
