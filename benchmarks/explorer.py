@@ -130,7 +130,9 @@ def main() -> None:
         session = record_session(roots.sessions, args.warmup + args.iterations + 40)
         app, url = launch(roots, block=False, quiet=True)
         try:
-            client = Client(url, verbose=False)
+            client = Client(
+                url, verbose=False, download_files=False
+            )  # as a browser: no file downloads in this process
             explorer = app.explorer_context.logic
             if args.only != "run":
                 rows = navigation(app, url, explorer, session, args.frames)
