@@ -113,6 +113,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=80)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--model", default="canvas")
     parser.add_argument("--only", choices=["navigation", "run"], help="run one part only")
     args = parser.parse_args()
@@ -129,7 +130,9 @@ def main() -> None:
         session = record_session(roots.sessions, args.warmup + args.iterations + 40)
         app, url = launch(roots, block=False, quiet=True)
         try:
-            client = Client(url, verbose=False)
+            client = Client(
+                url, verbose=False, download_files=False
+            )  # as a browser: no file downloads in this process
             explorer = app.explorer_context.logic
             if args.only != "run":
                 rows = navigation(app, url, explorer, session, args.frames)
@@ -138,40 +141,35 @@ def main() -> None:
                 if args.only == "navigation":
                     return
 
+            explorer.open_session(session)
             explorer.configure(args.model, "online", [f"steps={args.warmup + args.iterations}"])
-            config = explorer.run_config(explorer.reader)
-            base = run_loop_rate(config, args.iterations, args.warmup)
-            logic = explorer_rate(explorer, args.iterations, args.warmup)
-            page = app_rate(client, explorer, args.model, args.iterations, args.warmup)
-            base2 = run_loop_rate(
-                explorer.run_config(explorer.reader), args.iterations, args.warmup
-            )
+            rates: dict[str, list[float]] = {"run": [], "logic": [], "app": []}
+            for _ in range(args.rounds):  # interleaved: the machine's load drifts
+                config = explorer.run_config(explorer.reader)
+                rates["run"].append(run_loop_rate(config, args.iterations, args.warmup))
+                rates["logic"].append(explorer_rate(explorer, args.iterations, args.warmup))
+                rates["app"].append(
+                    app_rate(client, explorer, args.model, args.iterations, args.warmup)
+                )
+                print({k: [round(x, 2) for x in v] for k, v in rates.items()}, flush=True)
         finally:
             app.close()
-    ref = (base + base2) / 2
+    ref = statistics.median(rates["run"])
+    names = {
+        "run": "sensorimotor run loop (baseline)",
+        "logic": "explorer logic generator",
+        "app": "explorer app over HTTP (page updates included)",
+    }
     print(f"\nRun tab vs `sensorimotor run` ({args.model}, online trainer, 224x224 session):")
     print_rows(
         [
             {
-                "variant": "sensorimotor run loop (baseline, before)",
-                "it/s": round(base, 2),
-                "ratio": round(base / ref, 3),
-            },
-            {
-                "variant": "explorer logic generator",
-                "it/s": round(logic, 2),
-                "ratio": round(logic / ref, 3),
-            },
-            {
-                "variant": "explorer app over HTTP",
-                "it/s": round(page, 2),
-                "ratio": round(page / ref, 3),
-            },
-            {
-                "variant": "sensorimotor run loop (baseline, after)",
-                "it/s": round(base2, 2),
-                "ratio": round(base2 / ref, 3),
-            },
+                "variant": names[k],
+                "median it/s": round(statistics.median(v), 2),
+                "rounds": " ".join(f"{x:.2f}" for x in v),
+                "ratio": round(statistics.median(v) / ref, 3),
+            }
+            for k, v in rates.items()
         ]
     )
     print("\nmachine:", machine_info())

@@ -23,6 +23,7 @@ COMMANDS = [
     "canvas",
     "rl",
     "explore",
+    "diagnose",
     "jetbot",
     "convert",
     "so101",

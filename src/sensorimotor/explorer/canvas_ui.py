@@ -17,7 +17,8 @@ MODEL_PRESETS = ["canvas_tiny", "canvas", "canvas_224"]
 TRAINER_PRESETS = ["online", "debug", "batch"]
 ROLLING_WINDOW = 100
 PLOT_EVERY_S = 2.0  # redraw the plots at most this often while running (they cost more than a step)
-TEXT_EVERY_S = 0.3
+IMAGES_EVERY_S = 1.0  # the canvas views and frames
+TEXT_EVERY_S = 0.3  # the progress line
 
 
 def views() -> list[View]:
@@ -118,12 +119,17 @@ def build_run_tab(context: AppContext) -> None:
             ex.configure(m, t, o.split())
             ex.new_model()
         # Page updates cost time in series with training (drawing, PNG encoding, sending), so each
-        # kind is sent at most every TEXT_EVERY_S / PLOT_EVERY_S and at most ~10 % of the time.
-        last = last_plot = 0.0
-        cost = plot_cost = 0.0
+        # kind is sent at most every *_EVERY_S seconds; together they take at most ~10 % of the time.
+        last = {"text": 0.0, "images": 0.0, "plots": 0.0}
+        cost = {"text": 0.0, "images": 0.0, "plots": 0.0}
+        every = {"text": TEXT_EVERY_S, "images": IMAGES_EVERY_S, "plots": PLOT_EVERY_S}
+        share = {"text": 30, "images": 25, "plots": 25}  # 1/30 + 1/25 + 1/25 of the time ~ 11 %
         for p in ex.run(int(n or 0)):
             now = time.perf_counter()
-            if not p.finished and now - last < max(TEXT_EVERY_S, 9 * cost):
+            due = {
+                k: p.finished or now - last[k] >= max(every[k], share[k] * cost[k]) for k in last
+            }
+            if not due["text"]:
                 continue
             text = (
                 f"iteration **{p.iteration}** ({p.done}/{p.total}) · prediction error {_fmt(p.pred_error)}"
@@ -133,14 +139,16 @@ def build_run_tab(context: AppContext) -> None:
                 text = (
                     f"{p.note}: iteration **{p.iteration}** · {ex.elapsed_rate():.1f} iterations/s"
                 )
-            pics = visuals(_u8(ex.last_prediction))
-            draw = p.finished or now - last_plot >= max(PLOT_EVERY_S, 9 * plot_cost)
-            yield (text, *pics, *(curves() if draw else (gr.skip(),) * 3))
-            last = time.perf_counter()
-            if draw:
-                plot_cost, last_plot = last - now, last
-            else:
-                cost = last - now
+            pics = visuals(_u8(ex.last_prediction)) if due["images"] else [gr.skip()] * len(images)
+            yield (text, *pics, *(curves() if due["plots"] else (gr.skip(),) * 3))
+            done = time.perf_counter()
+            kind = "plots" if due["plots"] else "images" if due["images"] else "text"
+            cost[kind] = done - now
+            for k in ("text", "images", "plots"):
+                if due[k]:
+                    last[k] = done
+                if k == kind:
+                    break
 
     new_model.click(make_model, [model_preset, trainer_preset, overrides], progress)
     start.click(run, [model_preset, trainer_preset, overrides, iterations], outputs)
@@ -167,6 +175,7 @@ def build_train_tab(context: AppContext) -> None:
         train = gr.Button("Train", variant="primary", elem_id="train-start", scale=0)
         stop = gr.Button("Stop", variant="stop", elem_id="train-stop", scale=0)
         evaluate = gr.Button("Evaluate session", elem_id="eval-start", scale=0)
+        record = gr.Checkbox(value=False, label="record diagnostics (sensorimotor diagnose)")
     status = gr.Markdown(
         "Batch training on every canvas of the open session.", elem_id="train-status"
     )
@@ -177,9 +186,9 @@ def build_train_tab(context: AppContext) -> None:
         hist = gr.Image(label="loss histogram", interactive=False, format="png")
 
     @guarded(2)
-    def run_train(n: float):
+    def run_train(n: float, diagnostics: bool):
         last = 0.0
-        for p in train_batches(ex, int(n or 0)):
+        for p in train_batches(ex, int(n or 0), diagnostics=bool(diagnostics)):
             now = time.perf_counter()
             text = (
                 f"step {p.done}/{p.total} (train step {p.train_steps}) · loss {_fmt(p.loss)} · "
@@ -187,6 +196,8 @@ def build_train_tab(context: AppContext) -> None:
             )
             if p.finished:
                 text = f"{p.note}: {text}"
+                if diagnostics:
+                    text += f" · diagnostics in `{ex.roots.runs}/explore-{ex.instance}-diagnostics`"
             if p.finished or now - last >= PLOT_EVERY_S:
                 last = now
                 losses = ex.batch_losses
@@ -213,7 +224,7 @@ def build_train_tab(context: AppContext) -> None:
             plots.histogram(losses, "loss histogram"),
         )
 
-    train.click(run_train, steps, [status, loss_plot])
+    train.click(run_train, [steps, record], [status, loss_plot])
     stop.click(lambda: ex.stop(), None, None, queue=False)
     evaluate.click(run_eval, None, [status, stats, over_time, hist])
 

@@ -40,9 +40,13 @@ def session_dataset(explorer: CanvasExplorer) -> Any:
     return CanvasDataset([explorer.session_frames()], model.layout, model.palette)
 
 
-def train_batches(explorer: CanvasExplorer, steps: int) -> Iterator[TrainProgress]:
+def train_batches(
+    explorer: CanvasExplorer, steps: int, diagnostics: bool = False
+) -> Iterator[TrainProgress]:
     """``steps`` batch train steps on the session's canvases; yields after each step and stops
-    early on :meth:`CanvasExplorer.stop`."""
+    early on :meth:`CanvasExplorer.stop`. With ``diagnostics``, every step's metrics, gradient norms
+    per component and batch composition go to ``<runs>/explore-<instance>-diagnostics/`` (read by
+    ``sensorimotor diagnose``)."""
     from sensorimotor.worldmodels.sessions import BatchPrefetcher
 
     if steps < 1:
@@ -62,6 +66,7 @@ def train_batches(explorer: CanvasExplorer, steps: int) -> Iterator[TrainProgres
             start + steps,
             switch_fraction=model.trainer.switch_fraction,
         )
+        recorder = _Recorder(explorer, dataset) if diagnostics else None
         t0, done, note = time.perf_counter(), 0, "done"
         metrics: dict[str, float] = {"loss": float("nan"), "lr": float("nan")}
         try:
@@ -69,7 +74,10 @@ def train_batches(explorer: CanvasExplorer, steps: int) -> Iterator[TrainProgres
                 if explorer._stop.is_set():
                     note = "stopped"
                     break
+                extra = recorder.before(step, canvases) if recorder else {}
                 metrics, _ = model.train_batch(canvases, batch_info=f"explorer batch step {step}")
+                if recorder:
+                    recorder.write(step, metrics, extra)
                 done += 1
                 explorer.batch_losses.append(metrics["loss"])
                 rate = done * batch / (time.perf_counter() - t0)
@@ -78,6 +86,8 @@ def train_batches(explorer: CanvasExplorer, steps: int) -> Iterator[TrainProgres
                 )
         finally:
             prefetch.close()
+            if recorder:
+                recorder.writer.flush()
         explorer.snapshot_weights()
         rate = done * batch / max(time.perf_counter() - t0, 1e-9)
         yield TrainProgress(
@@ -103,3 +113,58 @@ def evaluate_session(explorer: CanvasExplorer) -> dict[str, Any]:
         "loss": loss_statistics(losses),
         "baseline": loss_statistics(baseline),
     }
+
+
+class _Recorder:
+    """Per-step diagnostics of the explorer's batch training (see :mod:`.diagnostics`)."""
+
+    def __init__(self, explorer: CanvasExplorer, dataset: Any) -> None:
+        from sensorimotor.core.rundir import RunDir
+        from sensorimotor.explorer.diagnostics import DiagnosticsWriter
+
+        folder = explorer.roots.runs / f"explore-{explorer.instance}-diagnostics"
+        if not (folder / "config.yaml").is_file():
+            explorer.roots.runs.mkdir(parents=True, exist_ok=True)
+            RunDir.create(explorer.roots.runs, folder.name, "explore", explorer.config)
+        self.run_dir = folder
+        self.explorer, self.dataset = explorer, dataset
+        self.writer = DiagnosticsWriter(folder)
+        self.grads = component_gradients(explorer.model)
+
+    def before(self, step: int, canvases: Any) -> dict[str, Any]:
+        from sensorimotor.explorer.diagnostics import batch_average_loss
+        from sensorimotor.explorer.weights import component_norms
+
+        model = self.explorer.model
+        trainer = model.trainer
+        indices = self.dataset.batch_indices(
+            self.explorer.config.seed, step, trainer.batch_size, trainer.switch_fraction
+        )
+        host = np.asarray(canvases)
+        targets = model.layout.target(host).astype(np.float32) / 255.0
+        grads = self.grads(model.params, host, model.normalizer)
+        return {
+            "batch": [int(i) for i in indices],
+            "batch_average_loss": batch_average_loss(targets),
+            "grad_norms": component_norms(grads),
+        }
+
+    def write(self, step: int, metrics: dict[str, float], extra: dict[str, Any]) -> None:
+        self.writer.write({"step": step, **metrics, **extra})
+
+
+def component_gradients(model: Any) -> Any:
+    """A jitted ``(params, canvases, normalizer) -> gradients`` of the model's masked-slot loss
+    (without augmentation), for per-component gradient norms."""
+    import jax
+    import jax.numpy as jnp
+
+    layout = model.layout
+
+    def loss(params: Any, canvases: Any, normalizer: Any) -> Any:
+        pixels = canvases.astype(jnp.float32) / 255.0
+        net = model.network(params)
+        out = net(normalizer.normalize(pixels), layout.target_mask, keep=layout.visible_patches)
+        return net.loss(pixels, out.pred, out.mask)
+
+    return jax.jit(jax.grad(loss))
