@@ -276,3 +276,19 @@ def test_other_discrete_robots_export_their_action_index(tmp_path: Path) -> None
     indices = session.action_indices()
     np.testing.assert_array_equal(data["action"][:-1], indices[:-1])  # a plain column, as LeRobot's
     assert reader.episode_video(0, "observation.images.image").shape == (len(session), 64, 64, 3)
+
+
+def test_a_repo_id_that_cannot_be_downloaded_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sensorimotor.data.lerobot.hub import resolve_dataset
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    try:
+        import huggingface_hub.constants
+
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    except ImportError:
+        pass
+    with pytest.raises(UserError, match=r"someone/so101_moves.*(Hugging Face Hub|huggingface_hub)"):
+        resolve_dataset("someone/so101_moves")
+    with pytest.raises(UserError, match="no such dataset folder"):
+        resolve_dataset("./missing/folder/x")

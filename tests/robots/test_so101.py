@@ -231,3 +231,8 @@ def test_cli_so101_record_on_the_simulated_arm(
     assert "--policy.action_duration=" + str(duration) in out
     assert f"--dataset.episode_time_s={round(3 * duration + 5, 3)}" in out
     assert main(["so101", "record", "--repo-id", "me/moves", "--sequence", "1,x"]) == 2
+    # a real arm that cannot be driven (here: a LeRobot environment that fails) is a clear error
+    for python in ("false", str(tmp_path / "no-such-python")):
+        assert main(["so101", "record", "--repo-id", "me/moves", "--lerobot-python", python]) == 2
+    err = capsys.readouterr().err
+    assert "could not be driven" in err and "not found" in err

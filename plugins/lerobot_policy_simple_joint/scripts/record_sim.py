@@ -112,7 +112,8 @@ def record(
             if keep_frames:
                 for c in CAMERAS:
                     frames[c].append(images[c])
-        dataset.save_episode()
+        # One encoder process per camera would fork this (JAX-importing, multithreaded) process.
+        dataset.save_episode(parallel_encoding=False)
         clock[0] += 10.0  # the reset period between episodes
         if keep_frames:
             kept.append({c: np.stack(v) for c, v in frames.items()})
