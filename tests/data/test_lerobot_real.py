@@ -204,3 +204,34 @@ def test_other_robots_export_loads_in_lerobot_dataset(tmp_path: Path) -> None:
     assert len(dataset) == 12 and dataset.fps == 10  # 12 steps, each observation with its action
     assert tuple(dataset[4]["observation.images.image"].shape) == (3, 64, 64)
     assert dataset[4]["action"].shape == ()
+
+
+def test_the_printed_command_parses_as_a_lerobot_record_config(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lerobot.configs import parser
+    from lerobot.scripts.lerobot_record import RecordConfig
+    from lerobot.utils.import_utils import register_third_party_plugins
+
+    from sensorimotor.robots.so101.record import RecordPlan, lerobot_record_command
+
+    register_third_party_plugins()
+    plan = RecordPlan(port="/dev/ttyACM0", repo_id="me/moves", root="/tmp/moves", sequence=[1, 0, 2, 0],
+                      joint_name="elbow_flex", action_duration=0.3)  # fmt: skip
+    monkeypatch.setattr(sys, "argv", lerobot_record_command(plan))
+
+    def parse(config):  # noqa: ANN001, ANN202
+        return config
+
+    parse.__annotations__ = {"config": RecordConfig}  # a class, not this module's string annotation
+    config = parser.wrap()(parse)()
+    assert type(config.policy).__name__ == "SimpleJointConfig"
+    assert (config.policy.joint_name, config.policy.sequence, config.policy.action_duration) == (
+        "elbow_flex",
+        [1, 0, 2, 0],
+        0.3,
+    )
+    assert config.policy.log_dir == "/tmp/moves/meta/discrete_action_logs"
+    assert config.dataset.episode_time_s == pytest.approx(4 * 0.3 + 5)
+    assert config.robot.port == "/dev/ttyACM0"
+    assert set(config.robot.cameras) == {"base_0_rgb", "left_wrist_0_rgb"}

@@ -10,7 +10,6 @@ session whose writing fails is removed: an error never leaves a half-written ses
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -222,8 +221,3 @@ def _stacked_frames(
             f"{[f.shape[1:3] for f in per_camera]}; they cannot be stacked {options.stack}ly"
         )
     return np.concatenate(per_camera, axis=axis + 1)
-
-
-def frames_at(reader: LeRobotReader, episode: int, key: str, frames: Sequence[int]) -> np.ndarray:
-    """Decoded frames of one camera at given frame indices (for checks and benchmarks)."""
-    return reader.episode_video(episode, IMAGE_PREFIX + key)[np.asarray(frames)]
