@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from common import machine_info, print_rows
 
-from sensorimotor.data.lerobot.import_lerobot import convert_dataset
 from sensorimotor.data.lerobot.reader import LeRobotReader
+from sensorimotor.robots.lerobot.import_lerobot import convert_dataset
 
 
 def make_dataset(root: Path, seconds: float, fps: int = 30, size: int = 224) -> Path:

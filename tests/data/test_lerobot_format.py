@@ -18,10 +18,10 @@ pytest.importorskip("pyarrow")
 pytest.importorskip("av")
 
 from sensorimotor.core.errors import DataError, UserError  # noqa: E402
-from sensorimotor.data.lerobot.export_lerobot import export_sessions  # noqa: E402
-from sensorimotor.data.lerobot.import_lerobot import ImportOptions, convert_dataset  # noqa: E402
 from sensorimotor.data.lerobot.reader import LeRobotReader  # noqa: E402
 from sensorimotor.data.lerobot.writer import LeRobotWriter  # noqa: E402
+from sensorimotor.robots.lerobot.export_lerobot import export_sessions  # noqa: E402
+from sensorimotor.robots.lerobot.import_lerobot import ImportOptions, convert_dataset  # noqa: E402
 from sensorimotor.robots.session import SessionReader  # noqa: E402
 
 pytestmark = pytest.mark.mujoco

@@ -52,7 +52,7 @@ def test_lerobot_dataset_converts_frame_for_frame(recorded, tmp_path: Path) -> N
     import pyarrow.parquet as pq
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    from sensorimotor.data.lerobot.import_lerobot import convert_dataset
+    from sensorimotor.robots.lerobot.import_lerobot import convert_dataset
     from sensorimotor.robots.session import SessionReader
 
     root, rendered = recorded
@@ -118,8 +118,8 @@ def test_our_frames_match_lerobots_own_decoding(recorded, tmp_path: Path) -> Non
 def test_our_export_loads_in_lerobot_dataset(recorded, tmp_path: Path) -> None:  # noqa: ANN001
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    from sensorimotor.data.lerobot.export_lerobot import export_sessions
-    from sensorimotor.data.lerobot.import_lerobot import convert_dataset
+    from sensorimotor.robots.lerobot.export_lerobot import export_sessions
+    from sensorimotor.robots.lerobot.import_lerobot import convert_dataset
     from sensorimotor.robots.session import SessionReader
 
     root, _ = recorded
@@ -191,7 +191,7 @@ def test_plugin_registers_and_selects_actions_inside_lerobot(tmp_path: Path) -> 
 def test_other_robots_export_loads_in_lerobot_dataset(tmp_path: Path) -> None:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    from sensorimotor.data.lerobot.export_lerobot import export_sessions
+    from sensorimotor.robots.lerobot.export_lerobot import export_sessions
     from sensorimotor.robots.runner import RobotRunner
     from sensorimotor.robots.selectors import RandomDurationSelector
     from sensorimotor.robots.toroidal_dot import ToroidalDotConfig, ToroidalDotRobot

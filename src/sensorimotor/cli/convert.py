@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _import(args: argparse.Namespace) -> int:
     from sensorimotor.data.lerobot.hub import resolve_dataset
-    from sensorimotor.data.lerobot.import_lerobot import ImportOptions, convert_dataset
+    from sensorimotor.robots.lerobot.import_lerobot import ImportOptions, convert_dataset
 
     source = resolve_dataset(args.source, args.hub_cache)
     options = ImportOptions(
@@ -73,7 +73,7 @@ def _import(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from sensorimotor.core.errors import UserError
-    from sensorimotor.data.lerobot.export_lerobot import export_sessions
+    from sensorimotor.robots.lerobot.export_lerobot import export_sessions
     from sensorimotor.robots.session import find_session
 
     if len(args.items) < 2:

@@ -1,2 +1,2 @@
-"""LeRobot v3.0 datasets: read them (``LeRobotReader``), write them (``LeRobotWriter``), and convert
-them to and from sensorimotor sessions (``convert``). pyarrow + PyAV only; no PyTorch."""
+"""LeRobot v3.0 datasets: read them (``LeRobotReader``) and write them (``LeRobotWriter``).
+pyarrow + PyAV only; no PyTorch. Conversion to and from sessions is ``robots.lerobot``."""
