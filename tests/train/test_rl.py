@@ -178,3 +178,29 @@ def test_divergence_is_reported_with_the_update_step(tmp_path):
     )
     with pytest.raises(NonFiniteError, match=r"non-finite values in update metrics at step \d+"):
         train(cfg)
+
+
+def test_ctrl_c_stops_after_the_step_with_a_checkpoint(tmp_path):
+    """The first Ctrl-C stops the run after the current step and saves it; resume continues."""
+    import os
+    import signal
+    import threading
+    import time
+
+    cfg = load_rl_config(
+        [*TINY_SAC, "steps=3000", "checkpoint_every=0", f"run_root={tmp_path}", "name=stop"]
+    )
+    metrics = tmp_path / "stop" / "metrics.jsonl"
+
+    def interrupt_after_the_first_log():
+        deadline = time.time() + 300
+        while time.time() < deadline and not (metrics.is_file() and metrics.stat().st_size):
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_after_the_first_log, daemon=True).start()
+    result = train(cfg)
+    assert result.stopped_by == "ctrl-c" and 0 < result.steps < 3000
+    ckpt = CheckpointManager(result.run_dir / "checkpoints").latest()
+    assert ckpt.step == result.steps == ckpt.metadata["run_state"]["env_steps"]
+    assert (result.run_dir / "replay.npz").is_file()
