@@ -181,7 +181,7 @@ def test_divergence_is_reported_with_the_update_step(tmp_path):
 
 
 def test_ctrl_c_stops_after_the_step_with_a_checkpoint(tmp_path):
-    """The first Ctrl-C stops the run after the current step and saves it; resume continues."""
+    """The first Ctrl-C stops the run after the current step and checkpoints that step."""
     import os
     import signal
     import threading
