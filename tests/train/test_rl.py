@@ -136,6 +136,13 @@ def test_tdmpc2_online_run_plans_and_learns_from_windows(tmp_path, rl_configs):
 
 
 def test_cli_train_eval_and_demos(sac_run, tmp_path, capsys):
+    bc = ["algo=bc", "task=multimodal_reach", "algo.agent.policy_type=gaussian",
+          "algo.agent.policy.hidden=[32,32]", "data.demos_episodes=200", "steps=60",
+          "batch_size=32", "eval_every=60", "eval_episodes=4", "mode_samples=200",
+          "log_every=30", "checkpoint_every=60", "progress=false"]  # fmt: skip
+    assert main(["rl", "train", *bc, f"run_root={tmp_path}", "name=cli"]) == 0
+    out = capsys.readouterr().out
+    assert "final evaluation at step 60" in out and f"run: {tmp_path / 'cli'}" in out
     assert main(["rl", "eval", str(sac_run.path), "--episodes", "2"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert np.isfinite(out["return_mean"]) and out["episode_length"] == 200
