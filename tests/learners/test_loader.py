@@ -47,3 +47,15 @@ def test_every_rl_kind_registers_itself():
 def test_an_empty_directory_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="no intact checkpoint"):
         load_learner(tmp_path)
+
+
+@pytest.mark.parametrize("package", ["learners", "policies", "agents"])
+def test_every_public_name_resolves(package):
+    import importlib
+
+    module = importlib.import_module(f"sensorimotor.{package}")
+    assert module.__all__ == sorted(module.__all__)
+    for name in module.__all__:
+        assert getattr(module, name) is not None, name
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        module.nope  # noqa: B018

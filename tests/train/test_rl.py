@@ -136,6 +136,13 @@ def test_tdmpc2_online_run_plans_and_learns_from_windows(tmp_path, rl_configs):
 
 
 def test_cli_train_eval_and_demos(sac_run, tmp_path, capsys):
+    bc = ["algo=bc", "task=multimodal_reach", "algo.agent.policy_type=gaussian",
+          "algo.agent.policy.hidden=[32,32]", "data.demos_episodes=200", "steps=60",
+          "batch_size=32", "eval_every=60", "eval_episodes=4", "mode_samples=200",
+          "log_every=30", "checkpoint_every=60", "progress=false"]  # fmt: skip
+    assert main(["rl", "train", *bc, f"run_root={tmp_path}", "name=cli"]) == 0
+    out = capsys.readouterr().out
+    assert "final evaluation at step 60" in out and f"run: {tmp_path / 'cli'}" in out
     assert main(["rl", "eval", str(sac_run.path), "--episodes", "2"]) == 0
     captured = capsys.readouterr()
     assert "evaluate pendulum" in captured.err and "episodes_done=" in captured.err
@@ -180,3 +187,29 @@ def test_divergence_is_reported_with_the_update_step(tmp_path):
     )
     with pytest.raises(NonFiniteError, match=r"non-finite values in update metrics at step \d+"):
         train(cfg)
+
+
+def test_ctrl_c_stops_after_the_step_with_a_checkpoint(tmp_path):
+    """The first Ctrl-C stops the run after the current step and checkpoints that step."""
+    import os
+    import signal
+    import threading
+    import time
+
+    cfg = load_rl_config(
+        [*TINY_SAC, "steps=3000", "checkpoint_every=0", f"run_root={tmp_path}", "name=stop"]
+    )
+    metrics = tmp_path / "stop" / "metrics.jsonl"
+
+    def interrupt_after_the_first_log():
+        deadline = time.time() + 300
+        while time.time() < deadline and not (metrics.is_file() and metrics.stat().st_size):
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_after_the_first_log, daemon=True).start()
+    result = train(cfg)
+    assert result.stopped_by == "ctrl-c" and 0 < result.steps < 3000
+    ckpt = CheckpointManager(result.run_dir / "checkpoints").latest()
+    assert ckpt.step == result.steps == ckpt.metadata["run_state"]["env_steps"]
+    assert (result.run_dir / "replay.npz").is_file()

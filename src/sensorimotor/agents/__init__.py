@@ -18,6 +18,7 @@ _EXPORTS = {
     "agent_names": "sensorimotor.agents.factory",
     "create_agent": "sensorimotor.agents.factory",
     "Agent": "sensorimotor.agents.base",
+    "ReplayBuffer": "sensorimotor.agents.buffer",
     "Critic": "sensorimotor.agents.critics",
     "create_critic": "sensorimotor.agents.critics",
     "load_learner": "sensorimotor.agents.factory",

@@ -16,6 +16,8 @@ _EXPORTS = {
     "POLICIES": "sensorimotor.policies.factory",
     "create_policy": "sensorimotor.policies.factory",
     "policy_config": "sensorimotor.policies.factory",
+    "PolicyConfig": "sensorimotor.policies.factory",
+    "PolicyType": "sensorimotor.policies.factory",
     "Policy": "sensorimotor.policies.policy",
     "GaussianPolicyConfig": "sensorimotor.policies.gaussian",
     "DiffusionPolicyConfig": "sensorimotor.policies.diffusion",
