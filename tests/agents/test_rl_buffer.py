@@ -148,9 +148,10 @@ def test_dataset_from_recorded_gym_session(tmp_path):
     b = ReplayBuffer.from_sessions(sessions)
     a = b.arrays()
     assert a["observations"].shape[1] == 3 and a["actions"].shape[1] == 1
-    # 14 recorded steps: two full 5-step episodes (each followed by a reset step) and the rest.
-    assert len(b) == 11
-    np.testing.assert_array_equal(np.flatnonzero(a["lasts"]), [4, 9, 10])
+    # 14 actions (15 observations): two full 5-step episodes (each followed by a reset step) and
+    # two more steps, the last one's outcome being the final observation.
+    assert len(b) == 12
+    np.testing.assert_array_equal(np.flatnonzero(a["lasts"]), [4, 9, 11])
     assert np.all(a["rewards"] <= 0)
     np.testing.assert_allclose(a["next_observations"][:4], a["observations"][1:5])
 

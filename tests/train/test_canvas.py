@@ -201,14 +201,15 @@ def test_canvas_train_and_eval_on_sessions(tmp_path, capsys):
     ]
     assert main(["canvas", "train", session, *args, "steps=6", f"eval_sessions=[{session}]"]) == 0
     out = capsys.readouterr().out
-    assert "train: 23 canvases" in out and "eval: 23 canvases" in out
+    # 25 actions, 26 observations: 24 canvases of 3 slots
+    assert "train: 24 canvases" in out and "eval: 24 canvases" in out
     run = tmp_path / "runs" / "b"
     assert main(["canvas", "train", "--resume", str(run), "steps=8"]) == 0
     assert CheckpointManager(run / "checkpoints").latest().step == 8
     capsys.readouterr()
     assert main(["canvas", "eval", str(run), session, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["loss"]["count"] == 23 and result["baseline"]["mean"] > 0
+    assert result["loss"]["count"] == 24 and result["baseline"]["mean"] > 0
     assert result["quality"]["heldout"] == 0  # every pair of the session was seen in training
     assert main(["canvas", "eval", str(tmp_path / "nope"), session]) == 2
 
