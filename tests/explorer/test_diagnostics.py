@@ -19,8 +19,8 @@ from sensorimotor.explorer.diagnostics import (
 def _records(losses, norms=None, baseline=1.0):
     norms = norms if norms is not None else [1.0] * len(losses)
     return [
-        {"step": i, "loss": float(l), "grad_norm": float(g), "batch_average_loss": baseline}
-        for i, (l, g) in enumerate(zip(losses, norms, strict=True))
+        {"step": i, "loss": float(x), "grad_norm": float(g), "batch_average_loss": baseline}
+        for i, (x, g) in enumerate(zip(losses, norms, strict=True))
     ]
 
 
