@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, set[str]]] = [
 #: Imports between siblings of one layer that are allowed (importer, imported); all others fail.
 SIBLING_ARROWS = {
     ("__main__", "cli"),  # python -m sensorimotor
-    ("cli", "explorer"),  # `sensorimotor explore` / `diagnose` start the app and read its diagnostics
+    ("cli", "explorer"),  # `sensorimotor explore` and `diagnose` run the app and its checks
     ("agents", "policies"),  # agents are built from policies, never the reverse
     ("robots", "sim"),  # the MuJoCo and dm_control robots run simulations
     ("robots", "data"),
