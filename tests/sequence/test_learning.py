@@ -30,7 +30,9 @@ def _delay_batch() -> dict[str, jnp.ndarray]:
     return {"x": jnp.asarray(x), "state": jnp.asarray(target)}
 
 
-@pytest.mark.parametrize("kind", ["s5", "gru"])
+@pytest.mark.parametrize(
+    "kind", ["gru"]
+)  # the step is shared by every backbone; gru compiles fastest
 def test_train_step_updates_all_parameters_and_learns_a_delay(kind: str) -> None:
     from sensorimotor.sequence.training import make_sequence_optimizer, train_step
 

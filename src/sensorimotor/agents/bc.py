@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from sensorimotor.agents.base import Agent
 from sensorimotor.learners.config import build_config
 from sensorimotor.learners.spec import Spec
-from sensorimotor.policies.factory import create_policy, policy_config
+from sensorimotor.policies.factory import PolicyConfig, PolicyType, create_policy, policy_config
 from sensorimotor.policies.policy import Policy
 
 
@@ -20,8 +20,8 @@ from sensorimotor.policies.policy import Policy
 class BCConfig:
     """Behaviour cloning: which policy (``policy_type``) with which hyperparameters."""
 
-    policy_type: str = "diffusion"
-    policy: Any = None
+    policy_type: PolicyType = "diffusion"
+    policy: PolicyConfig | None = None
 
 
 class BC(Agent):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 import jax
 import jax.numpy as jnp
@@ -31,8 +31,12 @@ from sensorimotor.nn.mlp import MLP
 
 LEARNER_KINDS.setdefault("critic", "sensorimotor.agents.critics:create_critic")
 
-CRITICS = ("q", "ensemble", "distributional")
-REDUCTIONS = ("min", "mean", "subsample_min", "subsample_mean")
+#: Critic types: one Q head, an ensemble of heads, or categorical (distributional) heads.
+CriticType = Literal["q", "ensemble", "distributional"]
+#: How an ensemble's heads are reduced to one value.
+Reduction = Literal["min", "mean", "subsample_min", "subsample_mean"]
+CRITICS: tuple[str, ...] = get_args(CriticType)
+REDUCTIONS: tuple[str, ...] = get_args(Reduction)
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ class CriticConfig:
     layer_norm: bool = False
     num_heads: int | None = None
     num_min: int = 2
-    reduce: str = "min"
+    reduce: Reduction = "min"
     use_action: bool = True
     lr: float = 3e-4
     tau: float = 0.005
@@ -59,7 +63,7 @@ class CriticConfig:
     v_min: float = -10.0
     v_max: float = 10.0
     symlog: bool = False
-    target: str = "hl_gauss"
+    target: Literal["hl_gauss", "two_hot"] = "hl_gauss"
     sigma_ratio: float = 0.75
 
     def __post_init__(self) -> None:
@@ -248,8 +252,6 @@ def critic_config(name: str, config: Mapping[str, Any] | Any | None = None) -> C
     """The :class:`CriticConfig` for critic type ``name`` with overrides."""
     if name not in CRITICS:
         raise ConfigError(f"unknown critic {name!r}; expected one of {list(CRITICS)}")
-    if isinstance(config, CriticConfig):
-        return config
     return make_config(CriticConfig, config, where=f"critic ({name})")
 
 

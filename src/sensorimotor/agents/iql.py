@@ -16,10 +16,16 @@ import jax
 import jax.numpy as jnp
 
 from sensorimotor.agents.base import Agent
-from sensorimotor.agents.critics import Critic, create_critic, critic_config
+from sensorimotor.agents.critics import (
+    Critic,
+    CriticConfig,
+    CriticType,
+    create_critic,
+    critic_config,
+)
 from sensorimotor.learners.config import build_config
 from sensorimotor.learners.spec import Spec
-from sensorimotor.policies.factory import create_policy, policy_config
+from sensorimotor.policies.factory import PolicyConfig, PolicyType, create_policy, policy_config
 from sensorimotor.policies.policy import Policy
 
 
@@ -27,11 +33,11 @@ from sensorimotor.policies.policy import Policy
 class IQLConfig:
     """IQL hyperparameters: ``expectile`` for ``V``, ``beta`` (inverse temperature) for AWR."""
 
-    policy_type: str = "gaussian"
-    policy: Any = None
-    critic_type: str = "ensemble"
-    critic: Any = None
-    value: Any = None
+    policy_type: PolicyType = "gaussian"
+    policy: PolicyConfig | None = None
+    critic_type: CriticType = "ensemble"
+    critic: CriticConfig | None = None
+    value: CriticConfig | None = None
     gamma: float = 0.99
     expectile: float = 0.7
     beta: float = 3.0

@@ -18,17 +18,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
 
 from sensorimotor.agents.base import Agent
-from sensorimotor.agents.critics import Critic, create_critic, critic_config
+from sensorimotor.agents.critics import (
+    Critic,
+    CriticConfig,
+    CriticType,
+    Reduction,
+    create_critic,
+    critic_config,
+)
 from sensorimotor.agents.iql import fit_value_expectile, value_config
 from sensorimotor.learners.config import build_config
 from sensorimotor.learners.spec import Spec
-from sensorimotor.policies.factory import create_policy, policy_config
+from sensorimotor.policies.factory import PolicyConfig, PolicyType, create_policy, policy_config
 from sensorimotor.policies.policy import Policy
 
 
@@ -45,22 +52,22 @@ class PARLConfig:
     actions from looking better than the data (offline pretraining, as Cal-QL does in PA-RL).
     """
 
-    policy_type: str = "diffusion"
-    policy: Any = None
-    critic_type: str = "ensemble"
-    critic: Any = None
-    value: Any = None
+    policy_type: PolicyType = "diffusion"
+    policy: PolicyConfig | None = None
+    critic_type: CriticType = "ensemble"
+    critic: CriticConfig | None = None
+    value: CriticConfig | None = None
     gamma: float = 0.99
     num_samples: int = 16
     top_k: int = 4
     grad_steps: int = 5
     grad_lr: float = 0.01
-    select: str = "argmax"
+    select: Literal["argmax", "softmax"] = "argmax"
     select_temperature: float = 1.0
-    q_reduce: str = "mean"
+    q_reduce: Reduction = "mean"
     guidance_scale: float = 0.0
     guidance_normalize: bool = False
-    critic_loss: str = "td"
+    critic_loss: Literal["td", "iql"] = "td"
     backup_samples: int = 4
     expectile: float = 0.7
     cql_alpha: float = 0.0

@@ -22,14 +22,17 @@ class ObsWindow:
         self.items: deque[np.ndarray] = deque(maxlen=horizon)
 
     def reset(self, obs: np.ndarray) -> None:
+        """Start an episode: the window holds ``obs`` ``To`` times."""
         self.items.clear()
         for _ in range(self.horizon):
             self.items.append(np.asarray(obs, np.float32))
 
     def push(self, obs: np.ndarray) -> None:
+        """Append the newest observation (dropping the oldest)."""
         self.items.append(np.asarray(obs, np.float32))
 
     def flat(self) -> np.ndarray:
+        """The window as one ``(To * D,)`` vector, oldest first."""
         return np.concatenate(list(self.items))
 
 
@@ -53,36 +56,9 @@ def evaluate_agent(
     envs = [make_env(task, seed=seed + i, **dict(env_kwargs or {})) for i in range(episodes)]
     key = jax.random.PRNGKey(derive_seed(seed, "evaluate"))
     try:
-        obs = [e.reset(seed=seed + i)[0] for i, e in enumerate(envs)]
-        windows = [ObsWindow(obs_horizon) for _ in envs]
-        for w, o in zip(windows, obs, strict=True):
-            w.reset(o)
-        queues: list[deque] = [deque() for _ in envs]
-        returns = np.zeros(episodes)
-        lengths = np.zeros(episodes, np.int64)
-        done = np.zeros(episodes, bool)
-        state = agent.init_act_state(episodes)
-        first = np.ones(episodes, bool)
-        while not done.all():
-            need = [i for i in range(episodes) if not done[i] and not queues[i]]
-            if need:
-                key, k = jax.random.split(key)
-                flat = np.stack([windows[i].flat() for i in range(episodes)])
-                actions, state = agent.act(flat, k, state, first=first, deterministic=deterministic)
-                actions = np.asarray(actions).reshape(episodes, action_horizon, -1)
-                for i in need:
-                    queues[i].extend(actions[i])
-            first[:] = False
-            for i, env in enumerate(envs):
-                if done[i]:
-                    continue
-                o, r, term, trunc, _ = env.step(queues[i].popleft())
-                returns[i] += r
-                lengths[i] += 1
-                windows[i].push(o)
-                if term or trunc:
-                    done[i] = True
-                    queues[i].clear()
+        returns, lengths, key = _run_episodes(
+            agent, envs, key, seed, deterministic, obs_horizon, action_horizon
+        )
         out = {
             "return_mean": float(returns.mean()),
             "return_std": float(returns.std()),
@@ -90,20 +66,77 @@ def evaluate_agent(
         }
         bandit = envs[0].unwrapped
         if mode_samples and hasattr(bandit, "mode_fractions"):
-            rng = np.random.default_rng(derive_seed(seed, "modes"))
-            starts = bandit.sample_starts(mode_samples, rng)
-            key, k = jax.random.split(key)
-            flat = np.tile(starts, (1, obs_horizon))
-            acts, _ = agent.act(
-                flat, k, agent.init_act_state(mode_samples), first=np.ones(mode_samples, bool),
-                deterministic=False,
-            )  # fmt: skip
-            acts = np.asarray(acts).reshape(mode_samples, action_horizon, -1)[:, 0]
-            fr = bandit.mode_fractions(starts, acts)
-            out.update(fr)
-            out["best_mode_fraction"] = fr[f"mode_{bandit.best_mode}"]
-            out["reward_mean"] = float(bandit.reward(starts, acts).mean())
+            out.update(
+                _mode_fractions(agent, bandit, key, seed, mode_samples, obs_horizon, action_horizon)
+            )
         return out
     finally:
         for e in envs:
             e.close()
+
+
+def _run_episodes(
+    agent: Agent,
+    envs: list[Any],
+    key: jax.Array,
+    seed: int,
+    deterministic: bool,
+    obs_horizon: int,
+    action_horizon: int,
+) -> tuple[np.ndarray, np.ndarray, jax.Array]:
+    """One episode per environment, acting for all of them at once; returns, lengths, next key."""
+    episodes = len(envs)
+    windows = [ObsWindow(obs_horizon) for _ in envs]
+    for i, (w, e) in enumerate(zip(windows, envs, strict=True)):
+        w.reset(e.reset(seed=seed + i)[0])
+    queues: list[deque] = [deque() for _ in envs]
+    returns = np.zeros(episodes)
+    lengths = np.zeros(episodes, np.int64)
+    done = np.zeros(episodes, bool)
+    state = agent.init_act_state(episodes)
+    first = np.ones(episodes, bool)
+    while not done.all():
+        need = [i for i in range(episodes) if not done[i] and not queues[i]]
+        if need:
+            key, k = jax.random.split(key)
+            flat = np.stack([w.flat() for w in windows])
+            actions, state = agent.act(flat, k, state, first=first, deterministic=deterministic)
+            actions = np.asarray(actions).reshape(episodes, action_horizon, -1)
+            for i in need:
+                queues[i].extend(actions[i])
+        first[:] = False
+        for i, env in enumerate(envs):
+            if done[i]:
+                continue
+            o, r, term, trunc, _ = env.step(queues[i].popleft())
+            returns[i] += r
+            lengths[i] += 1
+            windows[i].push(o)
+            if term or trunc:
+                done[i] = True
+                queues[i].clear()
+    return returns, lengths, key
+
+
+def _mode_fractions(
+    agent: Agent,
+    bandit: Any,
+    key: jax.Array,
+    seed: int,
+    samples: int,
+    obs_horizon: int,
+    action_horizon: int,
+) -> dict[str, float]:
+    """Fraction of sampled first actions in each of the bandit's modes over fresh start points."""
+    rng = np.random.default_rng(derive_seed(seed, "modes"))
+    starts = bandit.sample_starts(samples, rng)
+    key, k = jax.random.split(key)
+    flat = np.tile(starts, (1, obs_horizon))
+    acts, _ = agent.act(
+        flat, k, agent.init_act_state(samples), first=np.ones(samples, bool), deterministic=False
+    )
+    acts = np.asarray(acts).reshape(samples, action_horizon, -1)[:, 0]
+    out = dict(bandit.mode_fractions(starts, acts))
+    out["best_mode_fraction"] = out[f"mode_{bandit.best_mode}"]
+    out["reward_mean"] = float(bandit.reward(starts, acts).mean())
+    return out

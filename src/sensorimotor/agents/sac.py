@@ -11,12 +11,19 @@ import jax.numpy as jnp
 import optax
 
 from sensorimotor.agents.base import Agent
-from sensorimotor.agents.critics import Critic, create_critic, critic_config
+from sensorimotor.agents.critics import (
+    Critic,
+    CriticConfig,
+    CriticType,
+    Reduction,
+    create_critic,
+    critic_config,
+)
 from sensorimotor.core.errors import ConfigError
 from sensorimotor.learners.config import build_config
 from sensorimotor.learners.spec import Spec
 from sensorimotor.learners.state import global_norm
-from sensorimotor.policies.factory import create_policy, policy_config
+from sensorimotor.policies.factory import PolicyConfig, PolicyType, create_policy, policy_config
 from sensorimotor.policies.policy import Policy
 
 
@@ -24,16 +31,16 @@ from sensorimotor.policies.policy import Policy
 class SACConfig:
     """SAC hyperparameters. ``target_entropy=None`` means ``-action_dim``."""
 
-    policy_type: str = "gaussian"
-    policy: Any = None
-    critic_type: str = "ensemble"
-    critic: Any = None
+    policy_type: PolicyType = "gaussian"
+    policy: PolicyConfig | None = None
+    critic_type: CriticType = "ensemble"
+    critic: CriticConfig | None = None
     gamma: float = 0.99
     init_temperature: float = 1.0
     target_entropy: float | None = None
     temp_lr: float = 3e-4
     backup_entropy: bool = True
-    actor_reduce: str = "mean"
+    actor_reduce: Reduction = "mean"
 
 
 class SAC(Agent):

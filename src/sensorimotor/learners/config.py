@@ -24,8 +24,11 @@ def _check_keys(cls: type, overrides: Mapping[str, Any], where: str) -> None:
         raise ConfigError(f"unknown {cls.__name__} key {key}; valid keys: {sorted(names)}")
 
 
-def make_config(cls: type, overrides: Mapping[str, Any] | None, *, where: str = "") -> Any:
-    """``cls(**overrides)``; unknown keys or invalid values are a ``ConfigError`` naming them."""
+def make_config(cls: type, overrides: Mapping[str, Any] | Any | None, *, where: str = "") -> Any:
+    """``cls(**overrides)`` (an instance of ``cls`` is returned as is); unknown keys or invalid
+    values are a ``ConfigError`` naming them."""
+    if isinstance(overrides, cls):
+        return overrides
     overrides = dict(overrides or {})
     _check_keys(cls, overrides, where)
     try:

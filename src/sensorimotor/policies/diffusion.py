@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import jax
 import jax.numpy as jnp
@@ -16,7 +17,9 @@ from flax import nnx
 from sensorimotor.nn import diffusion as dfn
 from sensorimotor.nn.mlp import MLP
 
-SAMPLERS = ("ddpm", "ddim")
+#: Reverse samplers: ancestral DDPM or DDIM.
+Sampler = Literal["ddpm", "ddim"]
+SAMPLERS: tuple[str, ...] = get_args(Sampler)
 GuidanceFn = Callable[[jax.Array, jax.Array], jax.Array]
 
 
@@ -36,7 +39,7 @@ class DiffusionPolicyConfig:
     time_dim: int = 32
     num_steps: int = 100
     schedule: str = "cosine"
-    sampler: str = "ddim"
+    sampler: Sampler = "ddim"
     sample_steps: int = 10
     eta: float = 0.0
     clip_sample: float = 1.0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +19,11 @@ from sensorimotor.policies.diffusion import DiffusionPolicyConfig, DiffusionPoli
 from sensorimotor.policies.gaussian import GaussianPolicyConfig, GaussianPolicyNet
 from sensorimotor.policies.policy import Policy
 
+#: Policy types (the keys of :data:`POLICIES`).
+PolicyType = Literal["gaussian", "diffusion", "autoregressive"]
+#: The config of any policy type.
+PolicyConfig = GaussianPolicyConfig | DiffusionPolicyConfig | AutoregressivePolicyConfig
+
 #: Policy type name -> ``(config class, network class)``.
 POLICIES = Registry(
     "policy",
@@ -32,10 +37,7 @@ POLICIES = Registry(
 
 def policy_config(name: str, config: Mapping[str, Any] | Any | None = None) -> Any:
     """The config dataclass of policy ``name`` with ``config`` overrides (dict or instance)."""
-    cls = POLICIES.get(name)[0]
-    if isinstance(config, cls):
-        return config
-    return make_config(cls, config, where=f"policy ({name})")
+    return make_config(POLICIES.get(name)[0], config, where=f"policy ({name})")
 
 
 def create_policy(

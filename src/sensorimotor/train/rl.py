@@ -164,6 +164,7 @@ class _Learning:
         self.window.count("env_steps", 0)
         self.window.count("updates", 0)
         self.nonfinite = NonFinitePolicy(run.path, context="update metrics")
+        self.nonfinite_log = NonFinitePolicy(run.path, context="training metrics (update info)")
         self.checkpoints = RunCheckpoints(run, keep=cfg.keep_checkpoints)
         self.last_eval: dict[str, float] = {}
         self.offset = 0  # the logged step of the current phase's step 0
@@ -201,7 +202,7 @@ class _Learning:
         metrics = {f"training/{k}": v for k, v in self.window.flush().items()}
         metrics["training/env_steps"] = self.state.env_steps
         metrics["training/updates"] = self.state.updates
-        NonFinitePolicy(self.run.path, "training metrics (update info)").check(metrics, step=step)
+        self.nonfinite_log.check(metrics, step=step)
         self.tracker.log(metrics, step)
 
     def evaluate(self, step: int) -> dict[str, float]:
