@@ -25,7 +25,7 @@ def main() -> None:
     args = parser.parse_args()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from test_e2e import click, open_tab, pick_session, text_of, type_into, wait_for
+    from test_e2e import _value, click, open_tab, text_of, type_into, wait_for
 
     from sensorimotor.explorer.app import launch
     from sensorimotor.explorer.roots import Roots
@@ -45,8 +45,9 @@ def main() -> None:
     d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     try:
         d.get(url)
-        time.sleep(5)
-        pick_session(d, "walk-2")
+        wait_for("robot types", lambda: _value(d, "robot-type") == "toroidal_dot", 60)
+        time.sleep(2)
+        # The session list opens on the newest session (walk-2).
         click(d, "open-session")
         wait_for("session", lambda: "Opened" in text_of(d, "session-status"))
         type_into(d, "frame-index", "120", enter=True)

@@ -129,7 +129,7 @@ def pick_session(driver, name: str) -> None:
         lambda: [
             li
             for li in driver.find_elements(By.CSS_SELECTOR, "li[role='option']")
-            if li.text.startswith(f"{name} (")
+            if f"{name} (" in (li.get_attribute("textContent") or li.text or "")
         ],
     )
     option[0].click()
