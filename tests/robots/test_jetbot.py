@@ -117,10 +117,11 @@ def test_record_a_session_through_the_client_and_read_it_back(server, tmp_path):
     stats = runner.run()
     assert stats.stopped_by == "steps" and stats.steps == 9
     reader = SessionReader(stats.session)
-    assert reader.robot_type == "jetbot" and reader.complete and len(reader) == 9
+    assert reader.robot_type == "jetbot" and reader.complete and len(reader) == 10
     frames = reader.frames("image")
-    assert frames.shape == (9, 48, 48, 3) and frames.dtype == np.uint8
-    assert list(reader.action_indices()) == [0, 1, 1] * 3
+    # N actions, N + 1 observations (the one after the last action has no action).
+    assert frames.shape == (10, 48, 48, 3) and frames.dtype == np.uint8
+    assert list(reader.action_indices()) == [0, 1, 1] * 3 + [-1]
     # Running the right motor turns the view; staying keeps it (but for a little coasting).
     change = np.abs(np.diff(frames.astype(np.float32), axis=0)).mean(axis=(1, 2, 3))
     moved = reader.action_indices()[:-1] == 1
@@ -284,7 +285,7 @@ def test_killed_server_ends_the_canvas_run_with_a_checkpoint(tmp_path, capsys):
         result = run_canvas(config, callback=kill_at_12)
     finally:
         server.stop()
-    assert result.stopped_by == "connection_lost" and 12 <= result.iterations < 200
+    assert result.stopped_by == "connection_lost" and 12 <= result.steps < 200
     assert f"127.0.0.1:{server.port}" in capsys.readouterr().err
     assert any((result.run_dir / "checkpoints").iterdir())
     summary = json.loads((result.run_dir / "summary.json").read_text())

@@ -60,7 +60,14 @@ def evaluate_agent(
     key = jax.random.PRNGKey(derive_seed(seed, "evaluate"))
     try:
         returns, lengths, key = _run_episodes(
-            agent, envs, key, seed, deterministic, obs_horizon, action_horizon, progress
+            agent,
+            envs,
+            key,
+            seed,
+            deterministic,
+            obs_horizon,
+            action_horizon,
+            f"evaluate {task}" if progress else None,
         )
         out = {
             "return_mean": float(returns.mean()),
@@ -86,9 +93,10 @@ def _run_episodes(
     deterministic: bool,
     obs_horizon: int,
     action_horizon: int,
-    progress: bool = False,
+    progress: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, jax.Array]:
-    """One episode per environment, acting for all of them at once; returns, lengths, next key."""
+    """One episode per environment, acting for all of them at once; returns, lengths, next key.
+    ``progress``: the label of a progress bar (none when ``None``)."""
     episodes = len(envs)
     windows = [ObsWindow(obs_horizon) for _ in envs]
     for i, (w, e) in enumerate(zip(windows, envs, strict=True)):
@@ -99,7 +107,7 @@ def _run_episodes(
     done = np.zeros(episodes, bool)
     state = agent.init_act_state(episodes)
     first = np.ones(episodes, bool)
-    bar = tqdm(desc="evaluate", unit="step", disable=not progress, leave=False)
+    bar = tqdm(desc=progress, unit="step", disable=progress is None, leave=False)
     while not done.all():
         need = [i for i in range(episodes) if not done[i] and not queues[i]]
         if need:

@@ -21,9 +21,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "timestamps and anchored on the first frame where the joint moves; without logs, actions "
         "evenly spaced by --action-duration.",
     )
-    lerobot.add_argument("source", metavar="PATH_OR_REPO_ID")
-    lerobot.add_argument("--cameras", nargs="+", default=["base_0_rgb", "left_wrist_0_rgb"])
-    lerobot.add_argument("--stack-cameras", default="vertical", choices=["vertical", "horizontal"])
+    lerobot.add_argument(
+        "source",
+        metavar="PATH_OR_REPO_ID",
+        help="a dataset folder, or a Hub repo id (needs network)",
+    )
+    lerobot.add_argument(
+        "--cameras",
+        nargs="+",
+        default=["base_0_rgb", "left_wrist_0_rgb"],
+        help="camera keys to keep, in stacking order (default: %(default)s)",
+    )
+    lerobot.add_argument(
+        "--stack-cameras",
+        default="vertical",
+        choices=["vertical", "horizontal"],
+        help="how the cameras form one image (default: %(default)s)",
+    )
     lerobot.add_argument("--joint-name", help="the moved joint (default: from the action log)")
     lerobot.add_argument(
         "--action-duration", type=float, help="seconds per action (datasets without logs)"
@@ -44,8 +58,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Write sessions as a LeRobot v3.0 dataset, one episode per session and one "
         "frame per step (fps = 1 / the robot's action duration unless --fps).",
     )
-    export.add_argument("items", nargs="+", metavar="SESSION... OUT")
-    export.add_argument("--fps", type=int)
+    export.add_argument(
+        "items",
+        nargs="+",
+        metavar="SESSION... OUT",
+        help="session names or paths, then the output folder",
+    )
+    export.add_argument("--fps", type=int, help="frames per second (default: 1 / action duration)")
     export.add_argument("--task", default="", help="task text (default: the robot type)")
     export.add_argument("--sessions-root", default="saved/sessions", help="default: %(default)s")
     export.set_defaults(func=_export)

@@ -24,7 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("run_dir", metavar="RUN_DIR")
+    parser.add_argument(
+        "run_dir", metavar="RUN_DIR", help="a run directory with diagnostics/ (explorer training)"
+    )
     parser.add_argument("--window", type=int, default=50, help="steps looked at (default 50)")
     parser.set_defaults(func=_run)
 

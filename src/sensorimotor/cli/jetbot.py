@@ -69,11 +69,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Show a JetBot server's camera. With a display and OpenCV installed it opens a window "
         "(q quits); otherwise, or with --out, it saves --frames frames as an .mp4/.gif or a PNG folder.",
     )
-    feed.add_argument("--host", default="127.0.0.1")
-    feed.add_argument("--port", type=int, default=18861)
-    feed.add_argument("--secret-file")
-    feed.add_argument("--width", type=int, default=224)
-    feed.add_argument("--height", type=int, default=224)
+    feed.add_argument(
+        "--host", default="127.0.0.1", help="the server's host (default: %(default)s)"
+    )
+    feed.add_argument(
+        "--port", type=int, default=18861, help="the server's port (default: %(default)s)"
+    )
+    feed.add_argument("--secret-file", help="file holding the shared secret, if the server has one")
+    feed.add_argument("--width", type=int, default=224, help="frame width (default: %(default)s)")
+    feed.add_argument("--height", type=int, default=224, help="frame height (default: %(default)s)")
     feed.add_argument(
         "--frames", type=int, default=100, help="frames to save (default: %(default)s)"
     )

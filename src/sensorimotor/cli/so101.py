@@ -30,29 +30,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     record.add_argument("--root", help="dataset folder (default: saved/lerobot/<repo name>)")
     record.add_argument("--port", default="/dev/ttyACM0", help="the arm's serial port")
-    record.add_argument("--robot-id", default="so101_follower")
-    record.add_argument("--joint-name", default="shoulder_pan")
+    record.add_argument(
+        "--robot-id", default="so101_follower", help="LeRobot robot id (default: %(default)s)"
+    )
+    record.add_argument(
+        "--joint-name",
+        default="shoulder_pan",
+        help="the joint the actions move (default: %(default)s)",
+    )
     record.add_argument("--position-delta", type=float, default=10.0, help="degrees per MOVE")
     record.add_argument(
         "--action-duration", type=float, default=0.5, help="seconds (calibration overrides)"
     )
     record.add_argument(
-        "--mode", default="sequence", choices=["sequence", "random", "deterministic"]
+        "--mode",
+        default="sequence",
+        choices=["sequence", "random", "deterministic"],
+        help="the plugin policy's mode (default: %(default)s)",
     )
     record.add_argument("--sequence", default="1,0,2,0", help="comma-separated actions 0/1/2")
-    record.add_argument("--episodes", type=int, default=1)
+    record.add_argument("--episodes", type=int, default=1, help="episodes (default: %(default)s)")
     record.add_argument(
         "--episode-time", type=float, help="seconds per episode (random/deterministic)"
     )
-    record.add_argument("--fps", type=int, default=30)
+    record.add_argument("--fps", type=int, default=30, help="recording rate (default: %(default)s)")
     record.add_argument(
         "--base-camera", default="0", help="OpenCV index or path of the base camera"
     )
     record.add_argument(
         "--wrist-camera", default="1", help="OpenCV index or path of the wrist camera"
     )
-    record.add_argument("--skip-calibration", action="store_true")
-    record.add_argument("--skip-verification", action="store_true")
+    record.add_argument(
+        "--skip-calibration", action="store_true", help="keep --action-duration as given"
+    )
+    record.add_argument(
+        "--skip-verification", action="store_true", help="skip the MOVE+/STAY/MOVE-/STAY check"
+    )
     record.add_argument(
         "--sim", action="store_true", help="calibrate and verify on the simulated arm"
     )
