@@ -8,26 +8,20 @@ re-exported lazily.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sensorimotor.core.lazy import lazy_exports
 
 _EXPORTS = {
-    "AGENTS": "sensorimotor.agents.factory",
-    "AGENT_CONFIGS": "sensorimotor.agents.factory",
-    "evaluate_agent": "sensorimotor.agents.rollout",
-    "agent_names": "sensorimotor.agents.factory",
-    "create_agent": "sensorimotor.agents.factory",
-    "Agent": "sensorimotor.agents.base",
-    "ReplayBuffer": "sensorimotor.agents.buffer",
-    "Critic": "sensorimotor.agents.critics",
-    "create_critic": "sensorimotor.agents.critics",
-    "load_learner": "sensorimotor.agents.factory",
+    "AGENTS": "factory",
+    "AGENT_CONFIGS": "factory",
+    "evaluate_agent": "rollout",
+    "agent_names": "factory",
+    "create_agent": "factory",
+    "Agent": "base",
+    "ReplayBuffer": "buffer",
+    "Critic": "critics",
+    "create_critic": "critics",
+    "load_learner": "factory",
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'sensorimotor.agents' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

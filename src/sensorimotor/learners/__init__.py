@@ -9,8 +9,7 @@ configs and the one optimiser builder. Entry points are re-exported lazily:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sensorimotor.core.lazy import lazy_exports
 
 _EXPORTS = {
     "Spec": "spec",
@@ -31,9 +30,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"sensorimotor.learners.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'sensorimotor.learners' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -9,28 +9,22 @@ Entry points are re-exported lazily (``Spec``, ``Learner`` and ``load_learner`` 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sensorimotor.core.lazy import lazy_exports
 
 _EXPORTS = {
-    "POLICIES": "sensorimotor.policies.factory",
-    "create_policy": "sensorimotor.policies.factory",
-    "policy_config": "sensorimotor.policies.factory",
-    "PolicyConfig": "sensorimotor.policies.factory",
-    "PolicyType": "sensorimotor.policies.factory",
-    "Policy": "sensorimotor.policies.policy",
-    "GaussianPolicyConfig": "sensorimotor.policies.gaussian",
-    "DiffusionPolicyConfig": "sensorimotor.policies.diffusion",
-    "AutoregressivePolicyConfig": "sensorimotor.policies.autoregressive",
+    "POLICIES": "factory",
+    "create_policy": "factory",
+    "policy_config": "factory",
+    "PolicyConfig": "factory",
+    "PolicyType": "factory",
+    "Policy": "policy",
+    "GaussianPolicyConfig": "gaussian",
+    "DiffusionPolicyConfig": "diffusion",
+    "AutoregressivePolicyConfig": "autoregressive",
     "Learner": "sensorimotor.learners.learner",
     "Spec": "sensorimotor.learners.spec",
     "load_learner": "sensorimotor.learners.loader",
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'sensorimotor.policies' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
