@@ -15,22 +15,33 @@ SMALL = {
     "toroidal_dot": {"width": 32, "height": 32, "dot_radius": 2, "move_pixels": 5},
     "mujoco": {"scene": "test_scene", "width": 32, "height": 32},
     "dm_control": {"task": "cartpole-swingup", "width": 32, "height": 32},
+    "so101_sim": {"width": 16, "height": 16, "action_duration": 0.05},
+    # Against a real `jetbot serve --backend sim` process (the `jetbot_server` fixture).
+    "jetbot": {"width": 16, "height": 16, "encoding": "png", "duration": 0.05},
+    # Over a session recorded by the `session_recorder` fixture; looping, so it never runs out.
+    "replay": {"loop": True},
 }
+NEEDS_MUJOCO = {"mujoco", "dm_control", "so101_sim", "jetbot"}
 CONTINUOUS = {"mujoco": {"action_mode": "continuous"}}
 
 
-def make_robot(name):
+def make_robot(name, request=None):
     if name == "mujoco-continuous":
         pytest.importorskip("mujoco")
         return ROBOTS.get("mujoco")(**SMALL["mujoco"], **CONTINUOUS["mujoco"]).make()
     if name == "gym:Pendulum-v1":
         return GymRobot(gym.make("Pendulum-v1", max_episode_steps=20), robot_type="pendulum")
-    if name in ("mujoco", "dm_control"):
+    if name in NEEDS_MUJOCO:
         pytest.importorskip("mujoco")
     if name == "dm_control":
         pytest.importorskip("dm_control")
-    config_class = ROBOTS.get(name)
-    return config_class(**SMALL[name]).make()
+    config = dict(SMALL[name])
+    if name == "jetbot":
+        config["port"] = request.getfixturevalue("jetbot_server").port
+    if name == "replay":
+        recorder = request.getfixturevalue("session_recorder")
+        config["session"] = str(recorder(steps=12, width=16, height=16, dot_radius=2))
+    return ROBOTS.get(name)(**config).make()
 
 
 def test_every_registered_robot_is_covered():
@@ -42,9 +53,9 @@ def _equal(a, b):
 
 
 @pytest.mark.parametrize("name", [*SMALL, "mujoco-continuous", "gym:Pendulum-v1"])
-def test_check_env_passes_without_warnings(name):
+def test_check_env_passes_without_warnings(name, request):
     # Bounded Box actions as [-1, 1]: Gymnasium's checker warns about any other range.
-    env = RobotEnv(make_robot(name), max_steps=10, normalize_actions=True)
+    env = RobotEnv(make_robot(name, request), max_steps=10, normalize_actions=True)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")

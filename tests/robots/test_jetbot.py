@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import select
 import signal
 import subprocess
 import sys
@@ -17,81 +15,16 @@ import pytest
 import rpyc
 
 from sensorimotor.core.errors import UserError
-from sensorimotor.robots.jetbot.client import JetBotConfig, JetBotRobot
-from sensorimotor.robots.jetbot.wire import PROTOCOL_CONFIG
 from sensorimotor.robots.runner import RobotRunner
 from sensorimotor.robots.selectors import SequenceSelector
 from sensorimotor.robots.session import SessionReader
 
 pytestmark = pytest.mark.mujoco
 
-SERVE = "import sys; from sensorimotor.cli import main; sys.exit(main())"
-
-
-class Server:
-    """``sensorimotor jetbot serve --port 0`` in a child process; stopped by its PID."""
-
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                SERVE,
-                "jetbot",
-                "serve",
-                "--backend",
-                "sim",
-                "--port",
-                "0",
-                *args,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.output: list[str] = []
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 1.0)
-            if ready:
-                line = self.proc.stdout.readline()
-                self.output.append(line)
-                found = re.search(r"listening on ([\d.]+):(\d+)", line)
-                if found:
-                    self.host, self.port = found[1], int(found[2])
-                    return
-            if self.proc.poll() is not None:
-                break
-        self.stop()
-        raise RuntimeError(f"the JetBot server did not start: {''.join(self.output)}")
-
-    def kill(self) -> None:
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self.proc.stdout.close()
-
-    def robot(self, **overrides) -> JetBotRobot:
-        return JetBotRobot(JetBotConfig(port=self.port, width=48, height=48, **overrides))
-
-    def raw(self) -> rpyc.Connection:
-        return rpyc.connect(self.host, self.port, config=dict(PROTOCOL_CONFIG))
-
 
 @pytest.fixture(scope="module")
-def server():
-    # A long watchdog, so motors that stop did so because their client disconnected.
-    server = Server("--watchdog", "60")
-    yield server
-    server.stop()
+def server(jetbot_server):
+    return jetbot_server  # see conftest.py: a real server process with a long watchdog
 
 
 @pytest.fixture
@@ -209,8 +142,8 @@ def test_classic_mode_and_private_attributes_are_refused(server):
         conn.close()
 
 
-def test_a_wrong_or_missing_secret_is_refused(secret_file, tmp_path):
-    server = Server("--secret-file", str(secret_file))
+def test_a_wrong_or_missing_secret_is_refused(secret_file, tmp_path, start_jetbot_server):
+    server = start_jetbot_server("--secret-file", str(secret_file))
     try:
         wrong = tmp_path / "wrong"
         wrong.write_text("not the secret at all")
@@ -227,8 +160,10 @@ def test_a_wrong_or_missing_secret_is_refused(secret_file, tmp_path):
         server.stop()
 
 
-def test_killed_server_ends_the_run_cleanly_with_the_session_kept(tmp_path, capsys):
-    server = Server()
+def test_killed_server_ends_the_run_cleanly_with_the_session_kept(
+    tmp_path, capsys, start_jetbot_server
+):
+    server = start_jetbot_server()
     robot = server.robot(reconnect_attempts=2, reconnect_backoff_s=0.1, timeout_s=3)
 
     def kill_at_step_4(event) -> None:
@@ -255,10 +190,10 @@ def test_killed_server_ends_the_run_cleanly_with_the_session_kept(tmp_path, caps
     assert reader.frames("image").shape == (5, 48, 48, 3)
 
 
-def test_killed_server_ends_the_canvas_run_with_a_checkpoint(tmp_path, capsys):
+def test_killed_server_ends_the_canvas_run_with_a_checkpoint(tmp_path, capsys, start_jetbot_server):
     from sensorimotor.train.canvas import load_run_config, run_canvas
 
-    server = Server()
+    server = start_jetbot_server()
     config = load_run_config(
         [
             "robot=jetbot",
@@ -366,9 +301,9 @@ def test_a_dropped_connection_is_reconnected_and_an_action_not_resent(server, ca
         robot.execute_action(robot.action_space[1])  # and the next one goes through
 
 
-def test_a_frozen_server_ends_the_run_within_the_timeouts(tmp_path, capsys):
+def test_a_frozen_server_ends_the_run_within_the_timeouts(tmp_path, capsys, start_jetbot_server):
     """A robot that stops answering (SIGSTOP: the kernel still accepts connections) must not hang."""
-    server = Server()
+    server = start_jetbot_server()
     robot = server.robot(
         timeout_s=3.0, connect_timeout_s=1.0, reconnect_attempts=1, reconnect_backoff_s=0.1
     )
@@ -393,3 +328,17 @@ def test_a_frozen_server_ends_the_run_within_the_timeouts(tmp_path, capsys):
     assert stats.stopped_by == "connection_lost" and stats.steps == 3
     assert len(SessionReader(stats.session)) == 3
     assert f"the JetBot at 127.0.0.1:{server.port}" in capsys.readouterr().err
+
+
+def test_reset_puts_the_simulated_world_back(start_jetbot_server):
+    server = start_jetbot_server()
+    with server.robot(encoding="png") as robot:
+        start, first = robot.status(), robot.get_observation()["image"]
+        robot.execute_action({"motor_left": 0.5, "motor_right": 0.2, "duration": 0.5})
+        assert robot.status()["yaw"] != start["yaw"]
+        assert robot.reset(seed=1) is True
+        back = robot.status()
+        assert {k: back[k] for k in ("time", "x", "y", "yaw")} == {
+            k: start[k] for k in ("time", "x", "y", "yaw")
+        }
+        assert np.array_equal(robot.get_observation()["image"], first)

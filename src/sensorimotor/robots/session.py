@@ -470,6 +470,10 @@ class ReplayRobot(Robot):
             self.position = 0
         return self.reader.observation(self.position)
 
+    def reset(self) -> None:
+        """Back to the session's first step."""
+        self.position = 0
+
     def execute_action(self, action: Action) -> None:
         recorded = self.reader.action(min(self.position, len(self.reader) - 1))
         if recorded is not None and jsonable(action) != recorded:

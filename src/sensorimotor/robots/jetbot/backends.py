@@ -1,7 +1,8 @@
 """The hardware behind the JetBot service: the real robot or a MuJoCo simulation of it.
 
 A backend has ``frame(width, height) -> uint8 (H, W, 3)``, ``set_motors(left, right)``,
-``advance(seconds)``, ``status() -> dict`` and ``close()``.
+``advance(seconds)``, ``status() -> dict`` and ``close()``; a simulated one also ``reset()``, which
+puts its world back to the initial state (nothing can do that for the real robot).
 """
 
 from __future__ import annotations
@@ -58,8 +59,18 @@ class SimBackend:
         # An OpenGL (EGL) context belongs to the thread that made it current, and the server serves
         # each connection on its own thread: every render runs on this one thread instead.
         self._gl_thread = ThreadPoolExecutor(1, thread_name_prefix="jetbot-render")
+        self.settle_s = settle_s
         # Let the robot settle onto its wheels, so the first frames are of a robot at rest.
         self.advance(settle_s)
+
+    def reset(self) -> None:
+        """Back to the initial state, motors off, settled: the same state as a fresh backend."""
+        from sensorimotor.sim.scenes import reset_data
+
+        with self._lock:
+            reset_data(self.model, self.data)
+            self.data.ctrl[:] = 0.0
+        self.advance(self.settle_s)
 
     def set_motors(self, left: float, right: float) -> None:
         with self._lock:

@@ -47,7 +47,7 @@ from sensorimotor.robots.jetbot.wire import (
 #: What a broken transport raises (a timeout is a ``TimeoutError``, itself an ``OSError``).
 _TRANSPORT_ERRORS = (EOFError, OSError)
 #: The service's exposed methods (see :mod:`.service`).
-_METHODS = ("info", "get_frame", "drive", "set_motors", "stop", "status")
+_METHODS = ("info", "get_frame", "drive", "set_motors", "reset", "stop", "status")
 
 
 @dataclass
@@ -258,6 +258,13 @@ class JetBotRobot(Robot):
         ramp = float(self.server_info.get("ramp_s", 0.1))
         timeout = duration + 2 * ramp + self.config.timeout_s
         self._call("drive", left, right, duration, timeout=timeout, resend=False)
+
+    def reset(self, seed: int | None = None) -> bool:
+        """Stop the motors; a simulated JetBot (``--backend sim``) also goes back to its initial
+        state, the same every time (its physics has no randomness, so ``seed`` changes nothing).
+        The real robot cannot be put back: it stays where it is. Returns whether the world was reset.
+        """
+        return bool(self._call("reset", timeout=self.config.timeout_s + 2.0))
 
     def status(self) -> dict[str, Any]:
         """The server's motor commands and backend state (sim: time and pose)."""

@@ -102,6 +102,8 @@ class MotorController:
         self.motors = (0.0, 0.0)
         self.last_command = time.monotonic()
         self._lock = threading.RLock()
+        #: Held by whoever plays a profile; hold it to change the backend between commands.
+        self.lock = self._lock
         self._closed = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="jetbot-watchdog", daemon=True)
         self._watchdog.start()

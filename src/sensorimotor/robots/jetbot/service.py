@@ -117,6 +117,17 @@ class JetBotService(rpyc.Service):
         """Ramp both motors down to 0."""
         self._motors.stop()
 
+    def exposed_reset(self) -> bool:
+        """Stop the motors, then put a simulated world back to its initial state (the same state
+        every time); returns whether the world was reset (False on the real robot: only stopped)."""
+        with self._motors.lock:
+            self._motors.stop()
+            reset = getattr(self._backend, "reset", None)
+            if reset is None:
+                return False
+            reset()
+            return True
+
     def exposed_status(self) -> str:
         """JSON: current motor commands and the backend's state (sim: time and pose)."""
         left, right = self._motors.motors
