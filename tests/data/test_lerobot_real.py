@@ -201,7 +201,8 @@ def test_other_robots_export_loads_in_lerobot_dataset(tmp_path: Path) -> None:
     stats = RobotRunner(robot, selector, steps=12, record_to=tmp_path / "s", progress=False).run()
     out = export_sessions([stats.session], tmp_path / "ds", fps=10)
     dataset = LeRobotDataset("local/dot", root=out, video_backend="pyav")
-    assert len(dataset) == 12 and dataset.fps == 10  # 12 steps, each observation with its action
+    # 12 actions, 13 observations: the one after the last action is exported too (action 0).
+    assert len(dataset) == 13 and dataset.fps == 10
     assert tuple(dataset[4]["observation.images.image"].shape) == (3, 64, 64)
     assert dataset[4]["action"].shape == ()
 
