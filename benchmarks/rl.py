@@ -78,13 +78,14 @@ def bench_updates(repeat: int, peak: float) -> list[dict[str, Any]]:
             },
         ),
     ]
-    for size in (1, 5):
+    tdmpc2_cases = (("TD-MPC2", 1, 0.0), ("TD-M(PC)² w=0.1", 1, 0.1), ("TD-MPC2", 5, 0.0))
+    for name, size, pc in tdmpc2_cases:
         cases.append(
             (
-                f"TD-MPC2 {size}M (B=256, H=3)",
+                f"{name} {size}M (B=256, H=3)",
                 "tdmpc2",
                 cart,
-                {"model_size": size},
+                {"model_size": size, "policy_constraint": pc},
                 {
                     "observations": rng.normal(size=(256, 4, 5)).astype(np.float32),
                     "actions": rng.uniform(-1, 1, (256, 3, 1)).astype(np.float32),
@@ -114,6 +115,10 @@ def bench_updates(repeat: int, peak: float) -> list[dict[str, Any]]:
                 "~params": n_params,
             }
         )
+    parent = next(r for r in rows if r["case"].startswith("TD-MPC2 1M"))
+    for r in rows:  # TD-M(PC)^2 against its parent, measured in the same run
+        pc = r["case"].startswith("TD-M(PC)")
+        r["vs parent"] = f"{r['updates/s'] / parent['updates/s']:.2f}x" if pc else ""
     return rows
 
 

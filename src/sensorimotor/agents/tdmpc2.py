@@ -5,7 +5,9 @@
   symlog two-hot targets over ``num_bins`` bins; Q targets are the min of two random heads of a
   Polyak-averaged copy, bootstrapped with a sampled action of the policy prior;
 - a tanh-Gaussian policy prior trained to maximise the (running-scale-normalised) Q plus a
-  small entropy bonus;
+  small entropy bonus; with ``policy_constraint > 0`` (TD-M(PC)^2, Lin et al. 2025) also
+  toward the buffer's actions (the planner's own) by their negative log-likelihood, which keeps
+  the prior, and so the bootstrapped Q targets, on actions the planner actually took;
 - losses over an ``H``-step latent rollout weighted by ``rho^t``: joint-embedding consistency,
   reward and value;
 - acting plans with MPPI (``iterations`` x ``num_samples`` action sequences of length
@@ -104,6 +106,9 @@ class TDMPC2Config:
     min_std: float = 0.05
     max_std: float = 2.0
     temperature: float = 0.5
+    #: TD-M(PC)^2 (Lin et al. 2025): weight of the policy prior's negative log-likelihood of the
+    #: buffer's (planner-chosen) actions; 0 is plain TD-MPC2, bit for bit.
+    policy_constraint: float = 0.0
 
     def resolved(self) -> TDMPC2Config:
         """A copy with the size fields filled from the ``model_size`` preset."""
@@ -241,6 +246,19 @@ class PolicyPrior(nnx.Module):
         logp = jnp.sum(-0.5 * eps**2 - log_std - 0.5 * _LOG_2PI, axis=-1) - tanh_log_det(u)
         return jnp.tanh(mu), jnp.tanh(u), logp
 
+    def log_prob(self, z: jax.Array, a: jax.Array) -> jax.Array:
+        """Log-density ``(...,)`` of actions ``a (..., A)`` in ``[-1, 1]`` at latents ``z``.
+
+        Actions are clipped to ``+-0.999`` first: buffer actions at the bounds would otherwise
+        have an infinite pre-tanh value."""
+        mu, raw = jnp.split(self.net(z), 2, axis=-1)
+        log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (
+            jnp.tanh(raw) + 1.0
+        )
+        u = jnp.arctanh(jnp.clip(a, -0.999, 0.999))
+        eps = (u - mu) * jnp.exp(-log_std)
+        return jnp.sum(-0.5 * eps**2 - log_std - 0.5 * _LOG_2PI, axis=-1) - tanh_log_det(u)
+
 
 class TDMPC2(Agent):
     """TD-MPC2 agent: ``update`` on ``H``-step windows, ``act`` plans with MPPI."""
@@ -351,10 +369,18 @@ class TDMPC2(Agent):
         rho_pi = cfg.rho ** jnp.arange(H + 1, dtype=jnp.float32)
 
         def pi_loss_fn(pp: nnx.State) -> tuple[jax.Array, dict]:
-            _, a, logp = self.pi.module(pp)(zs, k_pi)
+            prior = self.pi.module(pp)
+            _, a, logp = prior(zs, k_pi)
             q = self._q(model, zs, a, k_qpi, "avg") / scale
             per_t = jnp.mean(cfg.entropy_coef * logp - q, axis=-1)  # (H+1,)
-            return jnp.mean(per_t * rho_pi), {"pi_entropy": -jnp.mean(logp)}
+            loss = jnp.mean(per_t * rho_pi)
+            info = {"pi_entropy": -jnp.mean(logp)}
+            if cfg.policy_constraint:  # a Python branch: weight 0 traces plain TD-MPC2 exactly
+                bc = -jnp.mean(prior.log_prob(zs[:H], act), axis=-1)  # (H,) planner actions
+                bc = jnp.mean(bc * rho_pi[:H])
+                loss = loss + cfg.policy_constraint * bc
+                info["pi_constraint_nll"] = bc
+            return loss, info
 
         (pi_loss, pi_info), pi_grads = jax.value_and_grad(pi_loss_fn, has_aux=True)(self.pi.params)
         pi_state = self.pi.apply_gradients(pi_grads)
