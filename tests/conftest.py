@@ -104,6 +104,12 @@ def record_session(
     return runner.run().session
 
 
+@pytest.fixture(scope="session")
+def record_session_into():
+    """:func:`record_session` itself, for fixtures of any scope that choose their own folder."""
+    return record_session
+
+
 @pytest.fixture
 def session_recorder(tmp_path: Path):
     """``session_recorder(steps=30, seed=0, **robot) -> Path``: record a toroidal-dot session
