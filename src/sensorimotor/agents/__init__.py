@@ -1,4 +1,4 @@
-"""Agents composed from policies, critics and buffers: BC, SAC, IQL, PA-RL and TD-MPC2.
+"""Agents composed from policies, critics and buffers: BC, SAC, IQL, PA-RL, RIC and TD-MPC2.
 
 ``create_agent(name, spec, config=..., seed=...)`` builds one by name; every agent has a pure
 jitted ``update(batch) -> (agent, info)``, ``sample_actions(obs, rng, n)``, ``act`` for

@@ -28,6 +28,7 @@ AGENTS = Registry(
         "iql": "sensorimotor.agents.iql:create_iql",
         "pa_rl": "sensorimotor.agents.pa_rl:create_pa_rl",
         "tdmpc2": "sensorimotor.agents.tdmpc2:create_tdmpc2",
+        "ric": "sensorimotor.agents.ric:create_ric",
     },
 )
 
@@ -41,6 +42,7 @@ AGENT_CONFIGS = Registry(
         "iql": "sensorimotor.agents.iql:IQLConfig",
         "pa_rl": "sensorimotor.agents.pa_rl:PARLConfig",
         "tdmpc2": "sensorimotor.agents.tdmpc2:TDMPC2Config",
+        "ric": "sensorimotor.agents.ric:RICConfig",
     },
 )
 

@@ -3,8 +3,10 @@
 Observation: a start point ``p`` in ``[-start_range, start_range]^2``. Action: a displacement
 ``a`` in ``[-1, 1]^2``; the end point is ``e = p + a``. Reward: ``max_k v_k exp(-|e - g_k|^2 /
 (2 sigma^2))`` for goals ``g_k`` at ``(+-offset, +-offset)`` with values ``v`` (the best mode is
-goal 0). Demonstrations pick a goal uniformly, so a unimodal policy averages them into the
-middle (reward ~ 0) while a multimodal one lands on the goals.
+goal 0). The terminal observation is the end point (clipped to the box), so a transition
+``(p, a, e)`` determines the action (``a = e - p``). Demonstrations pick a goal uniformly, so a
+unimodal policy averages them into the middle (reward ~ 0) while a multimodal one lands on the
+goals.
 """
 
 from __future__ import annotations
@@ -98,6 +100,8 @@ class MultimodalReachEnv(gym.Env):
         a = np.asarray(action, np.float32).reshape(2)
         r = float(self.reward(self._p, a))
         mode = int(self.modes(self._p, a))
-        obs = self._p.copy()
+        # The terminal observation is where the action led (the bandit's one step of dynamics),
+        # so transitions (s, a, s') determine the action: an inverse-dynamics model can learn it.
+        end = np.clip(self._p + np.clip(a, -1.0, 1.0), -1.0, 1.0).astype(np.float32)
         self._p = None
-        return obs, r, True, False, {"mode": mode}
+        return end, r, True, False, {"mode": mode}
