@@ -1,4 +1,5 @@
-"""RL throughput: agent updates/s, env steps/s, TD-MPC2 planning latency, diffusion sampling latency.
+"""RL throughput: agent updates/s (RIC and TD-M(PC)² against their parents), env steps/s,
+TD-MPC2 planning latency, diffusion sampling latency.
 
 Baselines measured in the same run: the jitted float32 matmul peak (updates are reported as
 achieved FLOP/s and model FLOP utilisation, FLOPs from XLA's cost analysis), and the bare
@@ -7,6 +8,7 @@ environment step (env steps/s with the agent acting are reported as a fraction o
     python benchmarks/rl.py              # everything (a few minutes on 2 CPU cores)
     python benchmarks/rl.py --quick      # fewer repeats
     python benchmarks/rl.py --only env   # one part: updates, latency or env
+    python benchmarks/rl.py --only updates --match RIC "BC (256x3, bandit"   # some update cases
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def _transitions(rng: Any, B: int, obs_dim: int, act_dim: int) -> dict:
     }
 
 
-def bench_updates(repeat: int, peak: float) -> list[dict[str, Any]]:
+def bench_updates(repeat: int, peak: float, match: list[str] | None = None) -> list[dict[str, Any]]:
     import numpy as np
 
     from sensorimotor.agents import create_agent
@@ -78,6 +80,13 @@ def bench_updates(repeat: int, peak: float) -> list[dict[str, Any]]:
             },
         ),
     ]
+    bandit = Spec(obs_dim=2, action_dim=2, action_low=(-1.0,) * 2, action_high=(1.0,) * 2)
+    bandit_batch = {**_transitions(rng, 256, 2, 2), "terminals": np.ones(256, np.float32)}
+    cases += [  # RIC against its parent (diffusion BC, same policy network), same batch
+        ("diffusion BC (256x3, bandit, B=256)", "bc", bandit, {"policy_type": "diffusion"},
+         bandit_batch),
+        ("RIC (diffusion 256x3 + IQL critic + IDM, B=256)", "ric", bandit, {}, bandit_batch),
+    ]  # fmt: skip
     tdmpc2_cases = (("TD-MPC2", 1, 0.0), ("TD-M(PC)² w=0.1", 1, 0.1), ("TD-MPC2", 5, 0.0))
     for name, size, pc in tdmpc2_cases:
         cases.append(
@@ -94,6 +103,8 @@ def bench_updates(repeat: int, peak: float) -> list[dict[str, Any]]:
             )
         )
     for label, algo, spec, cfg, batch in cases:
+        if match and not any(m in label for m in match):
+            continue
         agent = create_agent(algo, spec, config=cfg)
         flops = _flops(lambda a, b: a._update(b), agent, batch)
         state = {"agent": agent}
@@ -115,10 +126,13 @@ def bench_updates(repeat: int, peak: float) -> list[dict[str, Any]]:
                 "~params": n_params,
             }
         )
-    parent = next(r for r in rows if r["case"].startswith("TD-MPC2 1M"))
-    for r in rows:  # TD-M(PC)^2 against its parent, measured in the same run
-        pc = r["case"].startswith("TD-M(PC)")
-        r["vs parent"] = f"{r['updates/s'] / parent['updates/s']:.2f}x" if pc else ""
+    parents = {  # each derived algorithm against its parent, measured in the same run
+        "TD-M(PC)": next((r for r in rows if r["case"].startswith("TD-MPC2 1M")), None),
+        "RIC": next((r for r in rows if r["case"].startswith("diffusion BC (256x3, bandit")), None),
+    }
+    for r in rows:
+        parent = next((p for k, p in parents.items() if r["case"].startswith(k) and p), None)
+        r["vs parent"] = f"{r['updates/s'] / parent['updates/s']:.2f}x" if parent else ""
     return rows
 
 
@@ -233,6 +247,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=["updates", "latency", "env"], help="run one part")
+    parser.add_argument("--match", nargs="+", help="only update cases whose name contains one")
     args = parser.parse_args()
     repeat = 5 if args.quick else 15
     parts = [args.only] if args.only else ["updates", "latency", "env"]
@@ -242,7 +257,7 @@ def main() -> None:
         peak = matmul_peak_flops()
         print(f"baseline: float32 matmul peak {peak / 1e9:.1f} GFLOP/s\n")
         print("## agent updates")
-        print_rows(bench_updates(repeat, peak))
+        print_rows(bench_updates(repeat, peak, args.match))
     if "latency" in parts:
         print("\n## latency")
         print_rows(bench_latency(repeat), ["case", "ms/action (median)", "min", "vs 1 step"])

@@ -82,3 +82,14 @@ def test_log_prob_matches_the_sampler():
 
 if __name__ == "__main__":
     pytest.main([__file__, "-q"])
+
+
+def test_predicted_q_is_the_mean_of_the_heads_per_sample(rl_configs):
+    """``predicted_q`` (the overestimation benchmark's Q) has one value per sample, in the
+    support's range, and changes with the action."""
+    agent, _ = _train(rl_configs["tdmpc2"], n=2)
+    obs = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    q1 = np.asarray(agent.predicted_q(obs, np.full((5, 1), -2.0, np.float32)))
+    q2 = np.asarray(agent.predicted_q(obs, np.full((5, 1), 2.0, np.float32)))
+    assert q1.shape == (5,) and np.isfinite(q1).all()
+    assert not np.allclose(q1, q2)

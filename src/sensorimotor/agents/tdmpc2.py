@@ -492,6 +492,17 @@ class TDMPC2(Agent):
         first = jnp.ones(obs.shape[0], bool) if first is None else jnp.asarray(first, bool)
         return self.plan(obs, state, first, rng, deterministic)
 
+    @jax.jit
+    def predicted_q(self, obs: jax.Array, actions: jax.Array) -> jax.Array:
+        """The mean over all Q heads of ``Q(encode(obs), a)`` ``(B,)`` for raw observations
+        ``(B, D)`` and environment-unit actions ``(B, A)``: what the agent expects the
+        discounted return from ``obs`` to be (compared with observed returns to measure value
+        overestimation, ``benchmarks/rl_tdmpc2_overestimation.py``)."""
+        model = self.model.module()
+        z = model.encode(self.spec.normalize_obs(jnp.asarray(obs, jnp.float32)))
+        a = self.spec.normalize_action(jnp.asarray(actions, jnp.float32))
+        return self.support().decode(model.q_logits(z, a)).mean(0)
+
     def _sample(self, obs: jax.Array, rng: jax.Array, n: int, deterministic: bool) -> jax.Array:
         """``n`` samples of the policy prior (planning needs ``act``)."""
         z = self.model.module().encode(obs)
