@@ -88,6 +88,7 @@ def main() -> None:
     ap.add_argument("--alpha", type=float, default=1.0)
     ap.add_argument("--weight", type=float, default=1.0)
     ap.add_argument("--final", type=float, default=0.1)
+    ap.add_argument("--only", nargs="+", help="variants whose label starts with one of these")
     ap.add_argument("--json", type=Path, help="also write the rows here")
     args = ap.parse_args()
 
@@ -107,6 +108,8 @@ def main() -> None:
     for label, (name, config) in variants(
         args.alpha, args.weight, args.final, args.updates
     ).items():
+        if args.only and not any(label.startswith(o) for o in args.only):
+            continue
         for seed in args.seeds:
             t0 = time.time()
             agent = run_one(name, config, demos, spec, args.updates, seed)

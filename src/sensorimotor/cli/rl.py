@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train an agent (online, offline or offline-to-online)",
         description="Train an agent. Example: sensorimotor rl train algo=sac task=pendulum seed=0 "
-        "steps=20000. Algos: sac, bc, iql, pa_rl, tdmpc2; tasks: pendulum, multimodal_reach, "
+        "steps=20000. Algos: sac, bc, iql, pa_rl, ric, tdmpc2; tasks: pendulum, multimodal_reach, "
         "cartpole-swingup, pendulum-swingup, reacher-easy, cheetah-run (or task.name=gym:<id> / "
         "dmc:<domain-task>). Any key is a dotted override, e.g. algo.agent.policy_type=diffusion.",
     )
