@@ -57,7 +57,11 @@ def analyse(run: Path, head: int) -> list[dict[str, Any]]:
 
     cfg = load_saved_config(run / "config.yaml", RLTrainConfig)
     data = ReplayBuffer.load(run / "replay.npz").arrays()
-    steps = sorted(int(p.name) for p in (run / "checkpoints").iterdir() if p.name.isdigit())
+    steps = sorted(
+        int(p.name.removeprefix("step_"))
+        for p in (run / "checkpoints").iterdir()
+        if p.name.removeprefix("step_").isdigit()
+    )
     evals = {}
     for line in (run / "metrics.jsonl").read_text().splitlines():
         rec = json.loads(line)
@@ -74,7 +78,7 @@ def analyse(run: Path, head: int) -> list[dict[str, Any]]:
         gap = float(np.mean(q - g))
         rows.append({
             "run": run.name, "step": step, "q": float(q.mean()), "g": float(g.mean()),
-            "gap": gap, "rel_gap": gap / max(float(np.mean(np.abs(g))), 1e-6),
+            "gap": gap, "rel_gap": gap / float(np.mean(np.abs(g))) if np.any(g) else None,
             "abs_err": float(np.mean(np.abs(q - g))), "eval_return": evals.get(step),
             "n": len(idx),
         })  # fmt: skip
@@ -94,9 +98,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         ev = "" if r["eval_return"] is None else f"{r['eval_return']:.1f}"
+        rel = "n/a (G = 0)" if r["rel_gap"] is None else f"{r['rel_gap']:.2f}"
         print(
             f"| {r['run']} | {r['step']} | {r['q']:.2f} | {r['g']:.2f} | {r['gap']:.2f} | "
-            f"{r['rel_gap']:.2f} | {r['abs_err']:.2f} | {ev} |"
+            f"{rel} | {r['abs_err']:.2f} | {ev} |"
         )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))

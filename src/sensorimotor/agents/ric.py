@@ -7,12 +7,13 @@ Each update trains three parts on the same batch of dataset transitions ``(s, a,
    never enter its targets), reusing :mod:`.iql` and :mod:`.critics`;
 3. the diffusion policy, by
 
-       L = L_denoise - alpha * Q(s, a0_hat) / mean|Q| + lambda(step) * |a0_hat - g(s, s')|^2
+       L = L_denoise - alpha * Q(s, a0_hat) / mean|Q| + lambda(step) * abar_k |a0_hat - g(s, s')|^2
 
    where ``a0_hat`` is the one-step clean-action estimate of the denoiser from the dataset
    action noised to a random timestep ``k`` (the same ``x_k``, ``k`` and noise as the denoising
    loss): ``a0_hat = (x_k - sqrt(1 - abar_k) eps(x_k, s, k)) / sqrt(abar_k)``, clipped to
-   ``[-1, 1]``. ``mean|Q|`` is the batch mean, not differentiated (TD3+BC's normalisation), so
+   ``[-1, 1]``; ``abar_k`` weights the constraint by how much of the action ``x_k`` still holds.
+``mean|Q|`` is the batch mean, not differentiated (TD3+BC's normalisation), so
    ``alpha`` is free of the reward scale.
 
 Why the one-step estimate (and not a differentiable DDIM chain from noise): it costs one network
@@ -149,7 +150,10 @@ class RIC(Agent):
             q = critic.reduce(critic.values(t.obs, a0), k_q, cfg.q_reduce)
             q_scale = jax.lax.stop_gradient(jnp.mean(jnp.abs(q)) + 1e-6)
             q_term = -cfg.alpha * jnp.mean(q) / q_scale
-            constraint = jnp.mean(jnp.sum((a0 - target) ** 2, axis=-1))
+            # Weighted by abar_k: only as much as x_k still carries its transition's action (at
+            # pure noise the pairing is void and the best estimate is the modes' average).
+            dist = jnp.sum((a0 - target) ** 2, axis=-1)
+            constraint = jnp.mean(sched.alpha_bars[k] * dist)
             loss = denoise + q_term + lam * constraint
             return loss, {"denoise": denoise, "q": jnp.mean(q), "constraint": constraint}
 
