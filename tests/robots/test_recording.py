@@ -23,6 +23,7 @@ from sensorimotor.robots.session import (
     list_sessions,
 )
 from sensorimotor.robots.toroidal_dot import ToroidalDotConfig, ToroidalDotRobot
+from sensorimotor.robots.writer_process import wait_for_writer
 
 
 def record(root, steps=25, seed=0, **kwargs):
@@ -110,7 +111,7 @@ def test_final_observation_without_action(tmp_path):
 
 
 _RECORDER = """
-import sys
+import os, sys
 from sensorimotor.robots.recording import RecordingRobot
 from sensorimotor.robots.toroidal_dot import ToroidalDotRobot
 recorder = RecordingRobot(ToroidalDotRobot(seed=0), sys.argv[1], session_name="crash")
@@ -119,24 +120,26 @@ while True:
     recorder.get_observation()
     recorder.execute_action({"action": i % 2})
     i += 1
-    if i == 200:
-        print("recording", flush=True)
+    os.write(1, b"%d\\n" % i)  # steps whose action returned, i.e. handed to the writer
 """
 
 
-def test_session_survives_kill_9_mid_recording(tmp_path):
+def test_kill_9_of_the_robot_loses_at_most_the_step_in_flight(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-c", _RECORDER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", _RECORDER, str(tmp_path)], stdout=subprocess.PIPE
     )
     try:
-        assert proc.stdout.readline().strip() == "recording"
+        while int(proc.stdout.readline()) < 200:
+            pass
         time.sleep(0.3)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+    done = int(proc.stdout.read().split()[-1])  # the last step the robot finished
     path = tmp_path / "toroidal_dot" / "crash"
+    assert wait_for_writer(path, timeout=60)  # the writer process drains the ring, then exits
     reader = SessionReader(path)
-    assert len(reader) >= 200 and not reader.complete
+    assert done <= len(reader) <= done + 1 and not reader.complete
     for i in (0, len(reader) // 2, len(reader) - 1):  # every listed step reads back whole
         assert reader.frame(i).shape == (224, 224, 3)
         assert reader.action(i) == {"action": i % 2}
@@ -247,3 +250,20 @@ def test_runner_records_and_ctrl_c_keeps_the_session(tmp_path):
     assert reader.action(11) is None and reader.action(10) is not None
     meta = json.loads((stats.session / "metadata.json").read_text())
     assert meta["steps"] == 12
+
+
+def test_a_dead_writer_process_is_an_error_naming_the_session(tmp_path):
+    recorder = RecordingRobot(ToroidalDotRobot(seed=0), tmp_path, session_name="orphan")
+    recorder.get_observation()
+    recorder.execute_action({"action": 0})
+    os.kill(recorder.writer.pid, signal.SIGKILL)
+    with pytest.raises(RuntimeError, match="orphan.*writer process exited with code -9"):
+        for _ in range(2000):  # the ring fills up, or cleanup finds the writer gone
+            recorder.get_observation()
+            recorder.execute_action({"action": 0})
+        recorder.cleanup()
+
+
+def test_unknown_recording_writer_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="writer must be one of"):
+        RecordingRobot(ToroidalDotRobot(seed=0), tmp_path, writer="fast")
