@@ -1,7 +1,8 @@
 """Canvas world model and MAE train-step throughput, FLOPs and MFU; online-loop latency.
 
 Run from the repository root: ``python benchmarks/canvas_train.py [--quick] [--dtype bfloat16]``;
-``--gpu-only`` runs only the GPU column (both rows in bfloat16 at batch 64 on the first GPU, MFU
+``--canvas-sweep 16 64 256`` times only the default canvas model at those batch sizes
+(MFU by process CPU time, which a shared machine distorts least); ``--gpu-only`` runs only the GPU column (both rows in bfloat16 at batch 64 on the first GPU, MFU
 against the GPU's bfloat16 8192^3 matmul peak), which prints "no GPU" on a machine without one.
 
 Rows:
@@ -214,6 +215,23 @@ def step_rows(dtype: str, batch: int | None, repeat: int, peak: float) -> list[d
     return rows
 
 
+def canvas_sweep(batches: list[int], repeat: int) -> None:
+    """The default canvas model's step at several batch sizes, MFU by CPU time: how much of its
+    distance from the peak is its size (small matrices) rather than the code."""
+    _, peak_cpu = matmul_peak_cpu()
+    canvas, layout, _, _ = model_configs("float32")
+    rows = []
+    for batch in batches:
+        row = train_step_row(
+            "canvas (default)", canvas, layout.shape[:2], batch, layout.target_mask, repeat
+        )
+        row["MFU (CPU time)"] = row["GFLOP per CPU-s"] * 1e9 / peak_cpu
+        rows.append(row)
+    print(f"CPU matmul peak: {peak_cpu / 1e9:.1f} GFLOP per CPU-second")
+    columns = ["config", "batch", "tokens enc/dec", "ms/step", "GFLOP per CPU-s", "MFU (CPU time)"]
+    print_rows(rows, columns)
+
+
 def gpu_rows(repeat: int) -> None:
     """The GPU column: both rows in bfloat16 at batch 64 on the first GPU, or "no GPU"."""
     import jax
@@ -237,6 +255,9 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--batch", type=int, default=None, help="batch size of both rows")
     parser.add_argument("--gpu-only", action="store_true", help="only the GPU column")
+    parser.add_argument(
+        "--canvas-sweep", type=int, nargs="*", help="only the canvas model at these batch sizes"
+    )
     args = parser.parse_args()
 
     import jax
@@ -246,6 +267,9 @@ def main() -> None:
     enable_compilation_cache()
     repeat = 5 if args.quick else 15
     print(f"machine: {machine_info()}")
+    if args.canvas_sweep:
+        canvas_sweep(args.canvas_sweep, repeat)
+        return
     if not args.gpu_only:
         with jax.default_device(jax.devices("cpu")[0]):
             peak = matmul_peak_flops(args.dtype, n=2048, repeat=5 if args.quick else 10)
