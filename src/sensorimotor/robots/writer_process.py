@@ -44,7 +44,7 @@ from sensorimotor.robots.recording import (
 
 LOCK_FILE = ".writer.lock"
 _CONTROL = 4096  # bytes before the data region: counters, then the writer's error message
-_HEAD, _TAIL, _CLOSING, _ERROR, _BYTES, _STEPS = range(6)
+_HEAD, _TAIL, _CLOSING, _ERROR, _BYTES, _STEPS, _READY = range(7)
 _ERROR_AT, _ERROR_LEN = 512, 2048
 _WRAP = -1  # a record length meaning "the rest of the ring is empty: continue at its start"
 _ALIGN = 64
@@ -148,10 +148,21 @@ class ProcessSessionWriter:
         self._closed = False
         self.steps_written = 0
         self.bytes_written = 0
+        self._start()  # now, so its start-up overlaps the robot's own
+
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        """Wait until the writer process has started (e.g. before timing); False on timeout."""
+        assert self._ring is not None
+        deadline = time.monotonic() + timeout
+        while not self._ring.counters[_READY]:
+            if time.monotonic() > deadline or (self._proc and self._proc.poll() is not None):
+                return False
+            time.sleep(1e-3)
+        return True
 
     @property
     def pid(self) -> int | None:
-        """The writer process's pid (None before the first step)."""
+        """The writer process's pid."""
         return self._proc.pid if self._proc is not None else None
 
     def write(
@@ -162,7 +173,8 @@ class ProcessSessionWriter:
         action_time: float | None,
     ) -> None:
         """Copy one step into the ring (waits only when the ring is full)."""
-        ring = self._ring or self._start()
+        ring = self._ring
+        assert ring is not None
         if ring.counters[_ERROR]:
             raise RuntimeError(f"recording to {self.path} failed: {ring.error()}")
         layout, extras, arrays = split_observation(observation)
@@ -190,7 +202,7 @@ class ProcessSessionWriter:
         self._closed = True
         error = None
         if self._ring is not None and self._proc is not None:
-            self._ring.counters[_CLOSING] = 1
+            self._ring.counters[_CLOSING] = 1  # the writer drains the ring, then exits
             code = self._proc.wait()
             error = self._ring.error() or (
                 f"the writer process exited with code {code}" if code else None
@@ -308,7 +320,7 @@ def _serve(ring: Ring, writer: SessionWriter, parent: int) -> None:
             ending = ring.counters[_CLOSING] or stop["term"] or os.getppid() != parent
             if ending and int(ring.counters[_HEAD]) == tail:  # nothing published meanwhile
                 return
-            time.sleep(0 if ending else 5e-4)
+            time.sleep(0 if ending else 1e-3)  # idle: the ring absorbs the wait
             continue
         position = tail % ring.capacity
         marker = ring.data[position : position + 8].view(np.int64)[0]
@@ -331,6 +343,7 @@ def main(argv: list[str]) -> None:
     fd, capacity, path, options, parent, lock = argv
     ring = Ring(int(fd), int(capacity), create=False)
     writer = SessionWriter(Path(path), {}, async_writes=False, owner=False, **json.loads(options))
+    ring.counters[_READY] = 1
     try:
         _serve(ring, writer, int(parent))
     finally:
