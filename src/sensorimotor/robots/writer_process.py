@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,10 @@ class ProcessSessionWriter:
         self.steps_written = 0
         self.bytes_written = 0
         self._start()  # now, so its start-up overlaps the robot's own
+        # A writer dropped without close() still lets its process exit (the session stays
+        # "interrupted", which is what it is).
+        assert self._ring is not None
+        weakref.finalize(self, _request_close, self._ring.counters)
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
         """Wait until the writer process has started (e.g. before timing); False on timeout."""
@@ -266,6 +271,10 @@ class ProcessSessionWriter:
             self._reported = written
 
 
+def _request_close(counters: np.ndarray) -> None:
+    counters[_CLOSING] = 1
+
+
 def _shared_fd() -> int:
     """A file descriptor of anonymous shared memory (memfd on Linux, an unlinked temp file elsewhere)."""
     if hasattr(os, "memfd_create"):
@@ -314,14 +323,19 @@ def _serve(ring: Ring, writer: SessionWriter, parent: int) -> None:
     """Write every published step in order until the parent closes the session or is gone."""
     stop = {"term": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(term=True))
+    idle = 0.0
     while True:
         head, tail = int(ring.counters[_HEAD]), int(ring.counters[_TAIL])
         if head == tail:
             ending = ring.counters[_CLOSING] or stop["term"] or os.getppid() != parent
             if ending and int(ring.counters[_HEAD]) == tail:  # nothing published meanwhile
                 return
-            time.sleep(0 if ending else 1e-3)  # idle: the ring absorbs the wait
+            # Idle: back off from 1 to 20 ms (the ring absorbs the wait; an idle writer should
+            # not wake a thousand times a second on a shared machine).
+            idle = 0.0 if ending else min(0.02, max(1e-3, idle * 1.5))
+            time.sleep(idle)
             continue
+        idle = 0.0
         position = tail % ring.capacity
         marker = ring.data[position : position + 8].view(np.int64)[0]
         if ring.capacity - position < 16 or marker == _WRAP:
