@@ -1,6 +1,9 @@
 """Canvas world model and MAE train-step throughput, FLOPs and MFU; online-loop latency.
 
-Run from the repository root: ``python benchmarks/canvas_train.py [--quick] [--dtype bfloat16]``.
+Run from the repository root: ``python benchmarks/canvas_train.py [--quick] [--dtype bfloat16]``;
+``--canvas-sweep 16 64 256`` times only the default canvas model at those batch sizes
+(MFU by process CPU time, which a shared machine distorts least); ``--gpu-only`` runs only the GPU column (both rows in bfloat16 at batch 64 on the first GPU, MFU
+against the GPU's bfloat16 8192^3 matmul peak), which prints "no GPU" on a machine without one.
 
 Rows:
 - ``canvas (default)``: the train step of ``sensorimotor run``'s model (configs/robots/model/canvas.yaml)
@@ -22,7 +25,7 @@ import statistics
 import time
 from typing import Any
 
-from common import machine_info, matmul_peak_flops, print_rows, timeit
+from common import machine_info, matmul_peak_flops, print_rows
 
 
 def train_step_row(
@@ -82,7 +85,7 @@ def train_step_row(
         state["params"], state["opt"], loss = jitted(state["params"], state["opt"], images, key)
         return loss
 
-    seconds = statistics.median(timeit(run, warmup=2, repeat=repeat))
+    seconds, cpu_seconds = wall_and_cpu(run, repeat)
     flops = 3 * mae_flops_per_sample(mae_config, h, w, keep)
     return {
         "config": name,
@@ -95,7 +98,45 @@ def train_step_row(
         "GFLOP/sample": flops / 1e9,
         "XLA GFLOP/sample": xla_flops / batch / 1e9,
         "GFLOP/s": flops * batch / seconds / 1e9,
+        "GFLOP per CPU-s": flops * batch / cpu_seconds / 1e9,
     }
+
+
+def wall_and_cpu(fn: Any, repeat: int, warmup: int = 2) -> tuple[float, float]:
+    """Median wall seconds and median process CPU seconds (all threads) per call of ``fn``.
+
+    CPU time is what a loaded, shared machine distorts least: other jobs stretch the wall time but
+    not the CPU seconds the step itself consumes.
+    """
+    import jax
+
+    for _ in range(warmup):
+        jax.block_until_ready(fn())
+    walls, cpus = [], []
+    for _ in range(repeat):
+        w, c = time.perf_counter(), time.process_time()
+        jax.block_until_ready(fn())
+        walls.append(time.perf_counter() - w)
+        cpus.append(time.process_time() - c)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def matmul_peak_cpu(n: int = 2048, repeat: int = 10) -> tuple[float, float]:
+    """The float32 matmul peak as (FLOP/s of wall time, FLOP per CPU-second)."""
+    import jax
+
+    a = jax.random.normal(jax.random.key(0), (n, n))
+    b = jax.random.normal(jax.random.key(1), (n, n))
+    matmul = jax.jit(lambda x, y: x @ y)
+    walls, cpus = [], []
+    for _ in range(3):
+        jax.block_until_ready(matmul(a, b))
+    for _ in range(repeat):
+        w, c = time.perf_counter(), time.process_time()
+        jax.block_until_ready(matmul(a, b))
+        walls.append(time.perf_counter() - w)
+        cpus.append(time.process_time() - c)
+    return 2 * n**3 / min(walls), 2 * n**3 / min(cpus)
 
 
 def online_rows(iterations: int) -> list[dict[str, Any]]:
@@ -132,25 +173,11 @@ def online_rows(iterations: int) -> list[dict[str, Any]]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
-    parser.add_argument("--batch", type=int, default=None, help="batch size of both rows")
-    args = parser.parse_args()
-
-    from sensorimotor.core.jaxcache import enable_compilation_cache
+def model_configs(dtype: str) -> tuple[Any, Any, Any, Any]:
+    """The default canvas model's config, its canvas layout, the trainer batch and the MAE reference."""
     from sensorimotor.nn.vit import MAEConfig
     from sensorimotor.train.canvas import load_run_config
     from sensorimotor.worldmodels.canvas import CanvasLayout
-
-    enable_compilation_cache()
-    repeat = 5 if args.quick else 15
-    peak = matmul_peak_flops(args.dtype, n=2048, repeat=5 if args.quick else 10)
-    print(f"machine: {machine_info()}")
-    print(f"matmul peak ({args.dtype}, 2048^3, same run): {peak / 1e9:.1f} GFLOP/s\n")
 
     run = load_run_config([])
     m = run.model
@@ -163,27 +190,95 @@ def main() -> None:
         depth=m.depth,
         heads=m.heads,
         mlp_ratio=m.mlp_ratio,
-        dtype=args.dtype,
+        dtype=dtype,
     )
-    reference = MAEConfig(
-        patch_size=16, width=256, depth=6, heads=8, mlp_ratio=4.0, dtype=args.dtype
-    )
+    reference = MAEConfig(patch_size=16, width=256, depth=6, heads=8, mlp_ratio=4.0, dtype=dtype)
+    return canvas, layout, run.trainer.batch_size, reference
+
+
+def step_rows(dtype: str, batch: int | None, repeat: int, peak: float) -> list[dict[str, Any]]:
+    """The canvas (default) and MAE reference train-step rows on JAX's default device."""
+    canvas, layout, trainer_batch, reference = model_configs(dtype)
     rows = [
         train_step_row(
             "canvas (default)",
             canvas,
             layout.shape[:2],
-            args.batch or run.trainer.batch_size,
+            batch or trainer_batch,
             layout.target_mask,
             repeat,
         ),
-        train_step_row("MAE reference", reference, (224, 224), args.batch or 16, 0.75, repeat),
+        train_step_row("MAE reference", reference, (224, 224), batch or 16, 0.75, repeat),
     ]
     for row in rows:
         row["MFU"] = row["GFLOP/s"] * 1e9 / peak
-    print_rows(rows)
-    print()
-    print_rows(online_rows(30 if args.quick else 100))
+    return rows
+
+
+def canvas_sweep(batches: list[int], repeat: int) -> None:
+    """The default canvas model's step at several batch sizes, MFU by CPU time: how much of its
+    distance from the peak is its size (small matrices) rather than the code."""
+    _, peak_cpu = matmul_peak_cpu()
+    canvas, layout, _, _ = model_configs("float32")
+    rows = []
+    for batch in batches:
+        row = train_step_row(
+            "canvas (default)", canvas, layout.shape[:2], batch, layout.target_mask, repeat
+        )
+        row["MFU (CPU time)"] = row["GFLOP per CPU-s"] * 1e9 / peak_cpu
+        rows.append(row)
+    print(f"CPU matmul peak: {peak_cpu / 1e9:.1f} GFLOP per CPU-second")
+    columns = ["config", "batch", "tokens enc/dec", "ms/step", "GFLOP per CPU-s", "MFU (CPU time)"]
+    print_rows(rows, columns)
+
+
+def gpu_rows(repeat: int) -> None:
+    """The GPU column: both rows in bfloat16 at batch 64 on the first GPU, or "no GPU"."""
+    import jax
+
+    try:
+        gpu = jax.devices("gpu")[0]
+    except RuntimeError:
+        print("GPU (bfloat16, batch 64): no GPU")
+        return
+    with jax.default_device(gpu):
+        peak = matmul_peak_flops("bfloat16", n=8192, repeat=repeat)
+        print(f"GPU {gpu.device_kind}: bfloat16 matmul peak (8192^3) {peak / 1e12:.1f} TFLOP/s")
+        print_rows(step_rows("bfloat16", 64, repeat, peak))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    parser.add_argument("--batch", type=int, default=None, help="batch size of both rows")
+    parser.add_argument("--gpu-only", action="store_true", help="only the GPU column")
+    parser.add_argument(
+        "--canvas-sweep", type=int, nargs="*", help="only the canvas model at these batch sizes"
+    )
+    args = parser.parse_args()
+
+    import jax
+
+    from sensorimotor.core.jaxcache import enable_compilation_cache
+
+    enable_compilation_cache()
+    repeat = 5 if args.quick else 15
+    print(f"machine: {machine_info()}")
+    if args.canvas_sweep:
+        canvas_sweep(args.canvas_sweep, repeat)
+        return
+    if not args.gpu_only:
+        with jax.default_device(jax.devices("cpu")[0]):
+            peak = matmul_peak_flops(args.dtype, n=2048, repeat=5 if args.quick else 10)
+            print(f"CPU matmul peak ({args.dtype}, 2048^3, same run): {peak / 1e9:.1f} GFLOP/s\n")
+            print_rows(step_rows(args.dtype, args.batch, repeat, peak))
+            print()
+            print_rows(online_rows(30 if args.quick else 100))
+        print()
+    gpu_rows(repeat)
     print(f"\nload (1 min) after: {machine_info()['load_1min']}")
 
 

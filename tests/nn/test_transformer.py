@@ -34,6 +34,10 @@ def test_key_mask_keeps_padding_out_of_attention():
     x2 = x.at[0, 3].set(100.0)
     y2, _ = forward(x2)
     np.testing.assert_allclose(np.asarray(y)[0, :2], np.asarray(y2)[0, :2], rtol=1e-5, atol=1e-6)
+    # The same without the weights (the deferred-normalisation path).
+    plain = jax.jit(lambda x: nnx.merge(graphdef, params)(x, mask)[0])
+    np.testing.assert_allclose(np.asarray(plain(x)), np.asarray(y), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(plain(x2))[0, :2], np.asarray(y)[0, :2], atol=1e-6)
 
 
 def test_pre_norm_residual_block_is_identity_plus_updates_at_depth_zero():

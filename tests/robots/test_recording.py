@@ -10,8 +10,13 @@ import pytest
 from PIL import Image
 
 from sensorimotor.core.errors import DataError, UserError
-from sensorimotor.robots.interface import Exhausted
-from sensorimotor.robots.recording import WRITING_MARKER, RecordingRobot, encode_png
+from sensorimotor.robots.interface import Exhausted, action_space_to_json
+from sensorimotor.robots.recording import (
+    WRITING_MARKER,
+    RecordingRobot,
+    SessionWriter,
+    encode_png,
+)
 from sensorimotor.robots.runner import RobotRunner
 from sensorimotor.robots.selectors import RandomDurationSelector, RecordedSelector
 from sensorimotor.robots.session import (
@@ -23,6 +28,7 @@ from sensorimotor.robots.session import (
     list_sessions,
 )
 from sensorimotor.robots.toroidal_dot import ToroidalDotConfig, ToroidalDotRobot
+from sensorimotor.robots.writer_process import ProcessSessionWriter, wait_for_writer
 
 
 def record(root, steps=25, seed=0, **kwargs):
@@ -41,11 +47,9 @@ def record(root, steps=25, seed=0, **kwargs):
 
 
 @pytest.mark.parametrize("frame_storage", ["pack", "files"])
-@pytest.mark.parametrize("async_writes", [True, False])
-def test_record_read_replay_round_trip(tmp_path, frame_storage, async_writes):
-    path, observations, actions = record(
-        tmp_path, frame_storage=frame_storage, async_writes=async_writes
-    )
+@pytest.mark.parametrize("writer", ["process", "thread", "sync"])
+def test_record_read_replay_round_trip(tmp_path, frame_storage, writer):
+    path, observations, actions = record(tmp_path, frame_storage=frame_storage, writer=writer)
     assert path.parent == tmp_path / "toroidal_dot"
     reader = SessionReader(path)
     assert len(reader) == 25 and reader.complete and reader.robot_type == "toroidal_dot"
@@ -110,7 +114,7 @@ def test_final_observation_without_action(tmp_path):
 
 
 _RECORDER = """
-import sys
+import os, sys
 from sensorimotor.robots.recording import RecordingRobot
 from sensorimotor.robots.toroidal_dot import ToroidalDotRobot
 recorder = RecordingRobot(ToroidalDotRobot(seed=0), sys.argv[1], session_name="crash")
@@ -119,24 +123,26 @@ while True:
     recorder.get_observation()
     recorder.execute_action({"action": i % 2})
     i += 1
-    if i == 200:
-        print("recording", flush=True)
+    os.write(1, b"%d\\n" % i)  # steps whose action returned, i.e. handed to the writer
 """
 
 
-def test_session_survives_kill_9_mid_recording(tmp_path):
+def test_kill_9_of_the_robot_loses_at_most_the_step_in_flight(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-c", _RECORDER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", _RECORDER, str(tmp_path)], stdout=subprocess.PIPE
     )
     try:
-        assert proc.stdout.readline().strip() == "recording"
+        while int(proc.stdout.readline()) < 200:
+            pass
         time.sleep(0.3)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+    done = int(proc.stdout.read().split()[-1])  # the last step the robot finished
     path = tmp_path / "toroidal_dot" / "crash"
+    assert wait_for_writer(path, timeout=60)  # the writer process drains the ring, then exits
     reader = SessionReader(path)
-    assert len(reader) >= 200 and not reader.complete
+    assert done <= len(reader) <= done + 1 and not reader.complete
     for i in (0, len(reader) // 2, len(reader) - 1):  # every listed step reads back whole
         assert reader.frame(i).shape == (224, 224, 3)
         assert reader.action(i) == {"action": i % 2}
@@ -247,3 +253,51 @@ def test_runner_records_and_ctrl_c_keeps_the_session(tmp_path):
     assert reader.action(11) is None and reader.action(10) is not None
     meta = json.loads((stats.session / "metadata.json").read_text())
     assert meta["steps"] == 12
+
+
+def test_a_dead_writer_process_is_an_error_naming_the_session(tmp_path):
+    recorder = RecordingRobot(ToroidalDotRobot(seed=0), tmp_path, session_name="orphan")
+    recorder.get_observation()
+    recorder.execute_action({"action": 0})
+    os.kill(recorder.writer.pid, signal.SIGKILL)
+    with pytest.raises(RuntimeError, match="orphan.*writer process exited with code -9"):
+        for _ in range(2000):  # the ring fills up, or cleanup finds the writer gone
+            recorder.get_observation()
+            recorder.execute_action({"action": 0})
+        recorder.cleanup()
+
+
+def test_unknown_recording_writer_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="writer must be one of"):
+        RecordingRobot(ToroidalDotRobot(seed=0), tmp_path, writer="fast")
+
+
+def test_the_writer_process_writes_the_same_bytes_as_the_in_process_writer(tmp_path):
+    """Same steps through both writers: identical steps.jsonl and packs, including steps whose
+    observation layout changes and a ring so small that it wraps around many times."""
+    robot = ToroidalDotRobot(seed=3)
+    space = robot.action_space
+    steps = []
+    for i in range(40):
+        obs = dict(robot.get_observation())
+        if i % 3 == 0:  # the layout changes from step to step
+            obs["depth"] = np.full((9, 9), i, np.float32)
+            obs["label"] = f"step {i}"
+        steps.append((obs, 100.0 + i, {"action": i % 2} if i < 39 else None, 100.5 + i))
+        robot.execute_action({"action": i % 2})
+    paths = {}
+    for kind in ("sync", "process"):
+        paths[kind] = tmp_path / kind
+        paths[kind].mkdir()
+        meta = {"robot_type": "toroidal_dot", "action_space": action_space_to_json(space)}
+        if kind == "sync":
+            writer = SessionWriter(paths[kind], meta, async_writes=False)
+        else:
+            writer = ProcessSessionWriter(paths[kind], meta, ring_mb=1)
+        for step in steps:
+            writer.write(*step)
+        writer.close()
+        assert writer.steps_written == 40
+    for name in ("steps.jsonl", "frames/image.pngpack", "frames/depth.npypack"):
+        assert (paths["process"] / name).read_bytes() == (paths["sync"] / name).read_bytes(), name
+    assert SessionReader(paths["process"]).complete

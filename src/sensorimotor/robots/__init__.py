@@ -36,6 +36,7 @@ _EXPORTS = {
     "list_sessions": "session",
     "ToroidalDotConfig": "toroidal_dot",
     "ToroidalDotRobot": "toroidal_dot",
+    "wait_for_writer": "writer_process",
 }
 
 __all__ = sorted(_EXPORTS)

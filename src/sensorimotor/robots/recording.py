@@ -15,7 +15,12 @@ frame matters: creating a file costs ~1 ms on common filesystems, far more than 
 
 Crash safety: a step's frames are written before its line is appended, and a line is written with
 one ``write`` call, so after ``kill -9`` the session reads back up to the last complete step.
-Frames are encoded on a background thread (``async_writes``) so recording overlaps the robot.
+
+Where frames are encoded (``RecordingRobot(writer=...)``): ``"process"`` (the default) hands each
+step to a writer process through shared memory (:mod:`sensorimotor.robots.writer_process`): the
+robot's step pays only a copy, and a ``kill -9`` of the robot's process loses at most the step in
+flight; ``"thread"`` encodes on a background thread of the robot's process; ``"sync"`` on the
+robot's own thread.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import time
 import warnings
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -46,6 +51,9 @@ from sensorimotor.robots.interface import (
     action_space_to_json,
     jsonable,
 )
+
+if TYPE_CHECKING:
+    from sensorimotor.robots.writer_process import ProcessSessionWriter
 
 try:  # zlib-ng's deflate is several times faster than zlib's at level 1, with the same format
     from zlib_ng.zlib_ng import compress as _deflate
@@ -92,13 +100,32 @@ def is_image(value: Any) -> bool:
     )
 
 
+def start_session(path: Path, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Write the ``.writing`` marker (this process's pid) and ``metadata.json``; returns the metadata."""
+    metadata = {"format": FORMAT, "version": FORMAT_VERSION, **metadata}
+    (path / WRITING_MARKER).write_text(str(os.getpid()))
+    write_json_atomic(path / "metadata.json", metadata)
+    return metadata
+
+
+def finish_session(path: Path, metadata: dict[str, Any], steps: int) -> None:
+    """Record the end time and step count in ``metadata.json`` and drop the ``.writing`` marker."""
+    metadata.update(end_time=dt.datetime.now().astimezone().isoformat(), steps=steps)
+    write_json_atomic(path / "metadata.json", metadata)
+    (path / WRITING_MARKER).unlink(missing_ok=True)
+
+
 def new_session_dir(robot_dir: Path, name: str | None = None) -> Path:
     """Create a fresh session folder under ``robot_dir`` (never reusing an existing one)."""
     return make_unique_dir(robot_dir, name or dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
 
 
 class SessionWriter:
-    """Writes one session's steps in order, on a background thread when ``async_writes``."""
+    """Writes one session's steps in order, on a background thread when ``async_writes``.
+
+    ``owner=False`` writes only steps and frames: the process that started the session (see
+    :mod:`sensorimotor.robots.writer_process`) writes the metadata and the ``.writing`` marker.
+    """
 
     def __init__(
         self,
@@ -109,6 +136,7 @@ class SessionWriter:
         png_level: int = 1,
         on_bytes: Any = None,
         frame_storage: str = "pack",
+        owner: bool = True,
     ) -> None:
         if frame_storage not in ("pack", "files"):
             raise UserError(f"frame_storage must be 'pack' or 'files', got {frame_storage!r}")
@@ -116,13 +144,12 @@ class SessionWriter:
         self.png_level = png_level
         self.frame_storage = frame_storage
         self._packs: dict[str, Any] = {}
-        self.metadata = {"format": FORMAT, "version": FORMAT_VERSION, **metadata}
+        self.owner = owner
+        self.metadata = start_session(path, metadata) if owner else metadata
         self.steps_written = 0
         self.bytes_written = 0
         self._on_bytes = on_bytes
         self._frame_dirs: set[str] = set()
-        (path / WRITING_MARKER).write_text(str(os.getpid()))
-        write_json_atomic(path / "metadata.json", self.metadata)
         self._lines = (path / "steps.jsonl").open("a", buffering=1)
         self._error: BaseException | None = None
         self._queue: queue.Queue | None = None
@@ -175,11 +202,8 @@ class SessionWriter:
         self._lines.close()
         for pack in self._packs.values():
             pack.close()
-        self.metadata.update(
-            end_time=dt.datetime.now().astimezone().isoformat(), steps=self.steps_written
-        )
-        write_json_atomic(self.path / "metadata.json", self.metadata)
-        (self.path / WRITING_MARKER).unlink(missing_ok=True)
+        if self.owner:
+            finish_session(self.path, self.metadata, self.steps_written)
         if self._error is not None:
             raise RuntimeError(f"recording to {self.path} failed: {self._error}") from self._error
 
@@ -346,8 +370,16 @@ def being_written(path: Path) -> bool:
     return pid_alive(pid)
 
 
+WRITERS = ("process", "thread", "sync")
+
+
 class RecordingRobot(Robot):
-    """Wraps a robot and records every observation it returns and every action it executes."""
+    """Wraps a robot and records every observation it returns and every action it executes.
+
+    ``writer`` says where frames are encoded: ``"process"`` (default; off the step's path, see
+    :mod:`sensorimotor.robots.writer_process`), ``"thread"`` or ``"sync"``; ``async_writes=False``
+    is the older spelling of ``writer="sync"``.
+    """
 
     def __init__(
         self,
@@ -359,7 +391,13 @@ class RecordingRobot(Robot):
         async_writes: bool = True,
         png_level: int = 1,
         frame_storage: str = "pack",
+        writer: str | None = None,
     ) -> None:
+        writer = writer or ("process" if async_writes else "sync")
+        if writer not in WRITERS:
+            raise UserError(f"recording writer must be one of {list(WRITERS)}, got {writer!r}")
+        if frame_storage not in ("pack", "files"):
+            raise UserError(f"frame_storage must be 'pack' or 'files', got {frame_storage!r}")
         self.robot = robot
         self.robot_type = robot.robot_type
         robot_dir = Path(root) / robot.robot_type
@@ -378,14 +416,27 @@ class RecordingRobot(Robot):
             "config": config or {},
             "start_time": dt.datetime.now().astimezone().isoformat(),
         }
-        self.writer = SessionWriter(
-            self.session_path,
-            metadata,
-            async_writes,
-            png_level=png_level,
-            on_bytes=self.budget.add if self.budget else None,
-            frame_storage=frame_storage,
-        )
+        on_bytes = self.budget.add if self.budget else None
+        self.writer: SessionWriter | ProcessSessionWriter
+        if writer == "process":
+            from sensorimotor.robots.writer_process import ProcessSessionWriter
+
+            self.writer = ProcessSessionWriter(
+                self.session_path,
+                metadata,
+                png_level=png_level,
+                on_bytes=on_bytes,
+                frame_storage=frame_storage,
+            )
+        else:
+            self.writer = SessionWriter(
+                self.session_path,
+                metadata,
+                writer == "thread",
+                png_level=png_level,
+                on_bytes=on_bytes,
+                frame_storage=frame_storage,
+            )
         self._pending: tuple[Observation, float] | None = None
 
     @property
