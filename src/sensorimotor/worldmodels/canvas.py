@@ -239,9 +239,28 @@ def resize_frame(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     h, w = size
     height, width = image.shape[:2]
     if height % h == 0 and width % w == 0:
-        fy, fx = height // h, width // w
-        blocks = image.reshape(h, fy, w, fx, 3).astype(np.float32).mean(axis=(1, 3))
-        return (blocks + 0.5).astype(np.uint8)
+        return _block_mean(image, height // h, width // w)
     from PIL import Image
 
     return np.asarray(Image.fromarray(image).resize((w, h), Image.Resampling.BOX))
+
+
+def _block_mean(image: np.ndarray, fy: int, fx: int) -> np.ndarray:
+    """Means of ``fy x fx`` blocks of a uint8 ``(H, W, 3)`` image, rounded half up.
+
+    Integer sums, row by row then column by column (contiguous adds; a strided ``sum`` over two
+    axes is ~10x slower, and this runs on every frame of an online run); the same bytes as the
+    float32 mean.
+    """
+    height, width = image.shape[:2]
+    h, w, n = height // fy, width // fx, fy * fx
+    wide = np.uint32 if n * 255 >= 2**16 else np.uint16
+    rows = image.reshape(h, fy, width * 3)
+    acc = rows[:, 0].astype(wide)
+    for i in range(1, fy):
+        acc += rows[:, i]
+    cols = acc.reshape(h, w, fx, 3)
+    sums = cols[:, :, 0].copy()
+    for i in range(1, fx):
+        sums += cols[:, :, i]
+    return ((2 * sums.astype(np.uint32) + n) // (2 * n)).astype(np.uint8)

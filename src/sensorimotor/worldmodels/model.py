@@ -176,7 +176,10 @@ class CanvasWorldModel(OnlineLoop):
         self.prediction: np.ndarray | None = None  # (h, w, 3) float in [0, 1]
         self.action_log: list[int] = []
         self.seen_pairs: set[int] = set()
-        self.visual = CanvasVisualState()
+        self._visual = CanvasVisualState()
+        self._visual_pending = None
+        self.newest_frame = None
+        self.last_train_seconds = 0.0
         self.track_visuals = True
 
     # ------------------------------------------------------------------ pure pieces
@@ -238,7 +241,7 @@ class CanvasWorldModel(OnlineLoop):
         kx, ky = jax.random.split(key)
         if "roll_x" in self.trainer.augment:
             fw = self.layout.frame_width
-            shift = jax.random.randint(kx, (b, 1), 0, fw)
+            shift = self._roll_x_shifts(canvases, kx)[:, None]
             cols = np.arange(w)
             starts = np.full(w, -1)
             for s in range(self.layout.slots):
@@ -254,6 +257,36 @@ class CanvasWorldModel(OnlineLoop):
             rows = (jnp.arange(h)[None, :] - shift) % h
             canvases = jnp.take_along_axis(canvases, rows[:, :, None, None], axis=1)
         return canvases
+
+    def _roll_x_shifts(self, canvases: jax.Array, key: jax.Array) -> jax.Array:
+        """``(B,)`` x rolls: uniform in ``[0, frame_width)``, except for a ``trainer.seam_fraction``
+        of the canvases whose target differs from the last context frame: their roll puts a
+        changed column (drawn in proportion to the change) within half a patch of the frame edge.
+
+        Why: every roll is an equally valid world, but the patch grid breaks the torus at the
+        frame edge, so content that crosses it (a move that wraps around) is a relation the model
+        must learn separately. Uniform rolls make that case rare (~1 move in 8 for the toroidal
+        dot) and the model settles for predicting no dot there; seam rolls make it common.
+        """
+        b = canvases.shape[0]
+        fw = self.layout.frame_width
+        fraction = self.trainer.seam_fraction
+        if not fraction:
+            return jax.random.randint(key, (b, 1), 0, fw)[:, 0]
+        k_uniform, k_col, k_at, k_use = jax.random.split(key, 4)
+        uniform = jax.random.randint(k_uniform, (b,), 0, fw)
+        last = self.layout.slot_start(self.layout.slots - 2)
+        target = self.layout.target_start
+        change = jnp.abs(
+            canvases[:, :, target : target + fw].astype(jnp.float32)
+            - canvases[:, :, last : last + fw].astype(jnp.float32)
+        ).sum(axis=(1, 3))  # (B, fw)
+        column = jax.random.categorical(k_col, jnp.log(change + 1e-6), axis=-1)
+        band = max(1, min(self.layout.patch_size, fw) // 2)
+        at = jax.random.randint(k_at, (b,), -band, band)  # where the column lands, around x=0
+        seam = (at - column) % fw
+        use = (jax.random.uniform(k_use, (b,)) < fraction) & (change.sum(axis=1) > 0)
+        return jnp.where(use, seam, uniform)
 
     def _augmented_fn(self, canvases: jax.Array, step: jax.Array) -> jax.Array:
         """The canvases as train step ``step`` sees them (same key, same rolls)."""
@@ -321,7 +354,7 @@ class CanvasWorldModel(OnlineLoop):
         rate of ``schedule_step`` (default: the number of train steps so far).
 
         Returns the metrics (loss, grad_norm, lr) and the decoder's patches for the first canvas
-        ``(N, p*p*3)``. Raises :class:`~sensorimotor.core.numerics.NonFiniteError` on NaN/Inf.
+        ``(N, p*p*3)`` (a device array: ``np.asarray`` it when needed). Raises :class:`~sensorimotor.core.numerics.NonFiniteError` on NaN/Inf.
         """
         state, metrics, pred0 = self._train_step(
             self.state,
@@ -335,7 +368,7 @@ class CanvasWorldModel(OnlineLoop):
         where = f"canvas train step (loss/gradients{'; ' + batch_info if batch_info else ''})"
         check_finite(metrics, step=self.train_steps, context=where)
         self.train_steps += 1
-        return metrics, np.asarray(pred0)
+        return metrics, pred0
 
     def predict_canvases(
         self, canvases: np.ndarray, batch_size: int | None = None

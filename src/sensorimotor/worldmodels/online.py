@@ -51,6 +51,7 @@ class StepInfo:
     action_index: int | None
     seconds: float
     extra: dict[str, float] = field(default_factory=dict)
+    train_seconds: float = 0.0  # of ``seconds``, spent in the train step (0 when skipped)
 
 
 def to_uint8(frame: np.ndarray) -> np.ndarray:
@@ -62,9 +63,29 @@ class OnlineLoop:
     """The robot-facing half of the canvas world model (mixed into ``CanvasWorldModel``; it uses
     the model's layout, history, normaliser, counters and its train/predict steps)."""
 
-    visual: CanvasVisualState
     track_visuals: bool
+    last_train_seconds: float  # wall time of the newest train step (dispatch to metrics on host)
+    newest_frame: np.ndarray | None  # the newest observed model frame (h, w, 3) uint8
+    _visual: CanvasVisualState
+    # The newest train step's batch, step index and decoded first canvas: turned into the
+    # visual state only when someone looks (:attr:`visual`), not on every step's path.
+    _visual_pending: tuple[np.ndarray, int, Any] | None
     _last_metrics: dict[str, Any]
+
+    @property
+    def visual(self) -> CanvasVisualState:
+        """What a UI shows (see :class:`CanvasVisualState`), brought up to date on access."""
+        pending, self._visual_pending = self._visual_pending, None
+        if pending is not None:
+            batch, step, pred0 = pending
+            if self.trainer.augment:
+                # Show the canvas the model was trained on (rolled), not the raw one, so the
+                # decoder's output lines up with it.
+                shown = np.asarray(self._augmented(batch, np.int32(step))[0])
+            else:
+                shown = batch[0]
+            self._update_visuals(shown, np.asarray(pred0))
+        return self._visual
 
     def prepare(self, observation: Observation) -> np.ndarray:
         """The observation's primary image as a model frame ``(h, w, 3)`` uint8."""
@@ -98,25 +119,23 @@ class OnlineLoop:
         if self.normalizer is not None and self.history.window_ok(t, k):
             if pred_error is None or pred_error >= self.trainer.skip_threshold:
                 batch, ends = self._replay_batch(t)
-                if self.track_visuals and self.trainer.augment:
-                    # Show the canvas the model was trained on (rolled), not the raw one, so
-                    # the decoder's output lines up with it.
-                    shown = np.asarray(self._augmented(batch, np.int32(self.train_steps))[0])
-                elif self.track_visuals:
-                    shown = self.build_canvases(frames, acts[:-1])
+                step = self.train_steps
+                started = time.perf_counter()
                 metrics, pred0 = self.train_batch(
                     batch,
                     self.iteration,
                     f"iteration {self.iteration}, canvases ending at frames {ends}",
                 )
+                self.last_train_seconds = time.perf_counter() - started
                 loss, trained = metrics["loss"], True
                 self._last_metrics = metrics
                 if self.track_visuals:
-                    self._update_visuals(shown, pred0)
+                    self._visual_pending = (batch, step, pred0)
             else:
                 self.skipped += 1
+        self.newest_frame = frame
         if self.track_visuals:
-            self.visual.actual_frame = frame
+            self._visual.actual_frame = frame
         return pred_error, loss, trained
 
     def act(self, action: Action) -> np.ndarray | None:
@@ -134,7 +153,7 @@ class OnlineLoop:
         predicted, _ = self.predict_canvases(canvas[None], batch_size=1)
         self.prediction = predicted[0]
         if self.track_visuals:
-            self.visual.predicted_frame = to_uint8(self.prediction)
+            self._visual.predicted_frame = to_uint8(self.prediction)
         return self.prediction
 
     def step(
@@ -162,6 +181,7 @@ class OnlineLoop:
             self.action_log[-1],
             time.perf_counter() - start,
             extra,
+            self.last_train_seconds if trained else 0.0,
         )
 
     def run(
@@ -197,10 +217,11 @@ class OnlineLoop:
             layout.canvas_width,
         )
         inpainted = to_uint8(image[0])
-        self.visual.canvas = canvas
-        self.visual.mask_overlay = layout.mask_overlay(canvas)
-        self.visual.inpainted = inpainted
-        self.visual.composite = layout.with_target(canvas, layout.target(inpainted))
+        visual = self._visual
+        visual.canvas = canvas
+        visual.mask_overlay = layout.mask_overlay(canvas)
+        visual.inpainted = inpainted
+        visual.composite = layout.with_target(canvas, layout.target(inpainted))
 
     def _replay_batch(self, newest: int) -> tuple[np.ndarray, list[int]]:
         """The newest canvas plus ``batch_size - 1`` canvases drawn from the history (seeded by the

@@ -233,10 +233,10 @@ def degenerate_metrics(metrics: dict[str, Any], num_actions: int | None = None) 
 
 
 def meets_target(metrics: dict[str, Any]) -> dict[str, bool]:
-    """The issue's targets: counterfactual accuracy ≥ 95 %, mean position error ≤ 3 px,
-    MSE ≤ 0.2 x baseline."""
-    checks = {"mse <= 0.2 x baseline": metrics.get("mse_ratio", np.inf) <= 0.2}
+    """The targets of the default run (issue 18): counterfactual accuracy ≥ 98 %, mean position
+    error ≤ 1.5 px, masked-slot MSE ≤ 0.1 x the copy-last-frame baseline's."""
+    checks = {"mse <= 0.1 x baseline": metrics.get("mse_ratio", np.inf) <= 0.1}
     if "position_error_px" in metrics:
-        checks["position error <= 3 px"] = metrics["position_error_px"] <= 3.0
-        checks["counterfactual accuracy >= 95 %"] = metrics["counterfactual_accuracy"] >= 0.95
+        checks["position error <= 1.5 px"] = metrics["position_error_px"] <= 1.5
+        checks["counterfactual accuracy >= 98 %"] = metrics["counterfactual_accuracy"] >= 0.98
     return checks

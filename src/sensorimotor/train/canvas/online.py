@@ -257,6 +257,11 @@ class _OnlineDriver:
         self.pending = 0  # iterations in the window
         self.last_lr: float | None = None
         self.last_metrics: dict[str, float] = {}
+        # Where this session's loop time went (seconds), for summary.json and benchmarks/main_job.py.
+        self.timing = dict.fromkeys(
+            ("first_train_step", "train", "iterations", "eval", "save"), 0.0
+        )
+        self.timed_train_steps = 0
 
     def run(self, callback: Any) -> RunResult:
         from tqdm import tqdm
@@ -287,8 +292,8 @@ class _OnlineDriver:
                 while cfg.steps is None or model.iteration < cfg.steps:
                     pending = model.prediction
                     info = model.step(self.robot, self.selector)
-                    if pending is not None and model.visual.actual_frame is not None:
-                        self.strip.append((model.visual.actual_frame, to_uint8(pending)))
+                    if pending is not None and model.newest_frame is not None:
+                        self.strip.append((model.newest_frame, to_uint8(pending)))
                     self._add(info)
                     if compiling and model.train_steps >= first_train_step:
                         compiling = False
@@ -319,6 +324,7 @@ class _OnlineDriver:
         finally:
             bar.close()
             seconds = time.perf_counter() - t0
+            in_loop = dict(self.timing)
             try:
                 self.robot.cleanup()
             finally:
@@ -337,7 +343,7 @@ class _OnlineDriver:
         if self.pending:
             self._log(None, t0, start_iteration)
         quality = self._evaluate(log=True) if self.validation else {}
-        self._write_summary(quality, seconds, stopped_by, start_iteration)
+        self._write_summary(quality, seconds, stopped_by, start_iteration, in_loop)
         write_run_report(self, quality, seconds, stopped_by)
         return RunResult(
             self.rundir.path,
@@ -351,6 +357,13 @@ class _OnlineDriver:
     def _add(self, info: StepInfo) -> None:
         """One iteration's numbers into the metrics window."""
         values = {"trained_fraction": float(info.trained), "iteration_ms": 1e3 * info.seconds}
+        timing = self.timing
+        timing["iterations"] += info.seconds
+        if info.trained and not timing["first_train_step"]:
+            timing["first_train_step"] = info.train_seconds  # includes compiling the step
+        elif info.trained:
+            timing["train"] += info.train_seconds
+            self.timed_train_steps += 1
         if info.loss is not None:
             values["loss"] = info.loss
         if info.pred_error is not None:
@@ -390,6 +403,13 @@ class _OnlineDriver:
             )
 
     def _evaluate(self, log: bool) -> dict[str, Any]:
+        start = time.perf_counter()
+        try:
+            return self._evaluate_now(log)
+        finally:
+            self.timing["eval"] += time.perf_counter() - start
+
+    def _evaluate_now(self, log: bool) -> dict[str, Any]:
         from sensorimotor.worldmodels.quality import HeldOutSet, evaluate_quality
 
         v = self.validation
@@ -423,6 +443,13 @@ class _OnlineDriver:
         return quality
 
     def _save(self) -> None:
+        start = time.perf_counter()
+        try:
+            self._save_now()
+        finally:
+            self.timing["save"] += time.perf_counter() - start
+
+    def _save_now(self) -> None:
         model = self.model
         self.checkpoints.save(
             model.iteration,
@@ -442,8 +469,30 @@ class _OnlineDriver:
             },
         )
 
+    def _timing_summary(
+        self, seconds: float, iterations: int, in_loop: dict[str, float]
+    ) -> dict[str, float]:
+        """Loop seconds split into the first train step (compiles it unless the persistent cache
+        has it), the other train steps, evaluations, checkpoints (all, also after the loop) and
+        the rest of the loop per iteration (observe, replay, predict, act, record, log)."""
+        t = self.timing
+        rest = seconds - sum(in_loop[k] for k in ("first_train_step", "train", "eval", "save"))
+        return {
+            "loop_s": seconds,
+            "first_train_step_s": t["first_train_step"],
+            "train_step_ms": 1e3 * t["train"] / max(self.timed_train_steps, 1),
+            "overhead_ms_per_iteration": 1e3 * rest / max(iterations, 1),
+            "eval_s": t["eval"],
+            "checkpoint_s": t["save"],
+        }
+
     def _write_summary(
-        self, quality: dict[str, Any], seconds: float, stopped_by: str, start: int
+        self,
+        quality: dict[str, Any],
+        seconds: float,
+        stopped_by: str,
+        start: int,
+        in_loop: dict[str, float],
     ) -> None:
         from sensorimotor.worldmodels.quality import meets_target
 
@@ -458,6 +507,7 @@ class _OnlineDriver:
             "params": model.num_params,
             "canvas": list(model.layout.shape),
             "load_1min": os.getloadavg()[0],
+            "timing": self._timing_summary(seconds, model.iteration - start, in_loop),
             "quality": quality,
             "targets": meets_target(quality) if quality else {},
         }
