@@ -66,7 +66,10 @@ def test_splits_are_views_of_the_root_session(tmp_path):
     root = record_session(tmp_path / "sessions", steps=44, name="r", width=16, height=16)
     splits = make_splits(root, initial_size=10, train_ratio=0.7)
     assert [(s.stage, s.size) for s in splits] == [(1, 10), (2, 20), (3, 40), (4, 45)]
-    assert splits[1].train.name == "r_stage2_train_20" and splits[1].validate.name == "r_stage2_validate_20"
+    assert (
+        splits[1].train.name == "r_stage2_train_20"
+        and splits[1].validate.name == "r_stage2_validate_20"
+    )
     full = SessionReader(root)
     for s in splits:
         train, val = SessionReader(s.train), SessionReader(s.validate)
@@ -74,9 +77,14 @@ def test_splits_are_views_of_the_root_session(tmp_path):
         assert sorted(p.name for p in s.train.iterdir()) == ["metadata.json"]  # no frame copies
         np.testing.assert_array_equal(val.frame(0), full.frame(len(train)))
         np.testing.assert_array_equal(train.frames(), full.frames(stop=len(train)))
-        assert train.complete and val.action_indices().tolist() == full.action_indices()[len(train) : s.size].tolist()
+        assert (
+            train.complete
+            and val.action_indices().tolist() == full.action_indices()[len(train) : s.size].tolist()
+        )
     assert find_splits(root) == splits
-    assert {i.name: i.steps for i in list_sessions(tmp_path / "sessions")}["r_stage4_validate_45"] == 14
+    assert {i.name: i.steps for i in list_sessions(tmp_path / "sessions")}[
+        "r_stage4_validate_45"
+    ] == 14
     assert make_splits(root, 10, 0.7) == splits  # again: the views are rewritten in place
 
 
@@ -96,7 +104,9 @@ def test_views_keep_the_session_safety_rules(tmp_path):
             SessionReader(view)
     (view / "metadata.json").write_text(json.dumps(meta))
     os.symlink(root, root.parent / "link")
-    (view / "metadata.json").write_text(json.dumps({**meta, "view": {**meta["view"], "of": "link"}}))
+    (view / "metadata.json").write_text(
+        json.dumps({**meta, "view": {**meta["view"], "of": "link"}})
+    )
     with pytest.raises(DataError, match="symbolic link"):
         SessionReader(view)
     (view / "metadata.json").write_text(json.dumps(meta))
@@ -122,10 +132,21 @@ def test_staged_run_with_sweeps_baseline_and_every_report_section(tmp_path, sess
     positions = [html.index(f"<h2>{s}</h2>") for s in SECTIONS]
     assert positions == sorted(positions)
     assert "data:image/png;base64" in html and "partial" not in html
-    assert (run / "run0" / "stage2_report.html").is_file() and (run / "sweeps" / "sweeps.db").is_file()
+    assert (run / "run0" / "stage2_report.html").is_file() and (
+        run / "sweeps" / "sweeps.db"
+    ).is_file()
     # --stage 2 --checkpoint: one stage from saved weights, into a new run
-    again = staged_config(tmp_path, session, "stage=2", "upfront_sweep=false", f"checkpoint={run}/run0/stage1/best", "name=t")
-    assert list(json.loads((train_staged(again).run_dir / "run0" / "progress.json").read_text())["stages"]) == ["2"]
+    again = staged_config(
+        tmp_path,
+        session,
+        "stage=2",
+        "upfront_sweep=false",
+        f"checkpoint={run}/run0/stage1/best",
+        "name=t",
+    )
+    assert list(
+        json.loads((train_staged(again).run_dir / "run0" / "progress.json").read_text())["stages"]
+    ) == ["2"]
 
 
 def test_ctrl_c_in_a_stage_then_resume(tmp_path, session):
@@ -156,7 +177,10 @@ def test_cli_splits_staged_and_bad_input(tmp_path, session, capsys):
     copy = tmp_path / "sessions" / "toroidal_dot" / "c"
     shutil.copytree(session, copy)
     assert main(["canvas", "splits", str(copy), "--initial-size", "12"]) == 0
-    assert "stage 3: 31 observations: c_stage3_train_31, c_stage3_validate_31" in capsys.readouterr().out
+    assert (
+        "stage 3: 31 observations: c_stage3_train_31, c_stage3_validate_31"
+        in capsys.readouterr().out
+    )
     args = [*TINY, f"runs_root={tmp_path / 'runs'}", "upfront_sweep=false", "min_stage_steps=5"]
     assert main(["canvas", "staged", "--root-session", str(copy), "--stage", "1", *args]) == 0
     assert "chain/stage 0/1: best hybrid loss" in capsys.readouterr().out
