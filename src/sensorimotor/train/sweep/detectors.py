@@ -10,8 +10,8 @@ from sensorimotor.train.sweep.config import DivergenceConfig, PlateauConfig
 
 class PlateauDetector:
     """Fires when ``patience`` updates passed without the loss improving on its best by more than
-    ``threshold`` (relative); then waits ``cooldown`` updates; fires at most ``max_per_stage``
-    times."""
+    ``threshold`` (relative); after firing it ignores ``cooldown`` updates before counting again;
+    fires at most ``max_per_stage`` times."""
 
     def __init__(self, config: PlateauConfig) -> None:
         self.config = config
@@ -31,8 +31,9 @@ class PlateauDetector:
         else:
             self.best = min(self.best, loss)
             self.since_best += 1
-        if self.cooldown_left > 0:
+        if self.cooldown_left > 0:  # right after a sweep: let training settle before counting
             self.cooldown_left -= 1
+            self.since_best = 0
             return False
         if self.since_best >= c.patience and self.fired < c.max_per_stage:
             self.fired += 1
