@@ -43,6 +43,7 @@ class StagedConfig:
     max_stage_steps: int | None = None
     stage_time_budget_min: float | None = None  # wall-clock cap per stage
     eval_every: int = 10  # train steps per validation check (one detector update)
+    max_check_canvases: int = 512  # canvases scored per check and split (0 = all)
     sampling_temperature: float = 1.0  # loss-weighted sampling: p ~ loss^(1/T); 0 = uniform
     hybrid_weight: float = 0.5  # hybrid = w * validation loss + (1 - w) * original-session loss
     max_hybrid_canvases: int = 256  # original-session canvases in the hybrid loss (evenly spaced)
@@ -71,6 +72,8 @@ class StagedConfig:
             raise ValueError(
                 "stage_samples_multiplier must be > 0, min_stage_steps and eval_every >= 1"
             )
+        if self.max_check_canvases < 0:
+            raise ValueError(f"max_check_canvases must be >= 0, got {self.max_check_canvases}")
         if self.sampling_temperature < 0 or not 0 <= self.hybrid_weight <= 1:
             raise ValueError("sampling_temperature must be >= 0 and hybrid_weight in [0, 1]")
         if self.runs_per_stage < 1 or self.checkpoint_every < 1:

@@ -53,7 +53,14 @@ def canvas_objective(spec: dict[str, Any]) -> Objective:
 
     def objective(trial: TrialSpec) -> TrialOutcome:
         model = build_model(config, data, trial.lr, trial.seed, start)
-        segment = Segment(model, data, trial.seed, config.eval_every, config.sampling_temperature)
+        segment = Segment(
+            model,
+            data,
+            trial.seed,
+            config.eval_every,
+            config.sampling_temperature,
+            config.max_check_canvases,
+        )
         best = {"loss": math.inf, "state": None}
         deadline = time.monotonic() + trial.seconds if trial.seconds else None
 

@@ -128,7 +128,9 @@ class StageRun:
 
     def _segment(self, model: Any) -> Segment:
         c = self.config
-        return Segment(model, self.data, self.seed, c.eval_every, c.sampling_temperature)
+        return Segment(
+            model, self.data, self.seed, c.eval_every, c.sampling_temperature, c.max_check_canvases
+        )
 
     def _on_check(self, segment: Segment) -> Callable[[Check], str | None]:
         def on_check(check: Check) -> str | None:

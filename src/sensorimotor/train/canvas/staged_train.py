@@ -213,14 +213,29 @@ class Segment:
     seed: int
     eval_every: int
     temperature: float
+    max_canvases: int = 0  # canvases scored per check and split (0 = all)
     step: int = 0  # train steps done (continued across resumes)
     checks: list[Check] = field(default_factory=list)
     probs: np.ndarray | None = None
+    losses: np.ndarray | None = None  # the latest loss of every training canvas (NaN = not yet)
 
     def check(self) -> Check:
-        train_loss, losses = mean_loss(self.model, self.data.train.canvases)
-        val_loss, _ = mean_loss(self.model, self.data.val.canvases)
-        self.probs = sampling_weights(losses, self.temperature)
+        """Score the training canvases (a random subset of ``max_canvases`` on large stages; the
+        others keep their last loss for the sampling weights) and the validation canvases (evenly
+        spaced ``max_canvases``)."""
+        train, val, cap = self.data.train.canvases, self.data.val.canvases, self.max_canvases
+        if self.losses is None:
+            self.losses = np.full(len(train), np.nan, np.float32)
+        idx = np.arange(len(train))
+        if cap and len(train) > cap:
+            idx = np.sort(np_rng(self.seed, "check", self.step).choice(len(train), cap, False))
+        train_loss, scored = mean_loss(self.model, train[idx])
+        self.losses[idx] = scored
+        if cap and len(val) > cap:
+            val = val[np.linspace(0, len(val) - 1, cap).round().astype(int)]
+        val_loss, _ = mean_loss(self.model, val)
+        filled = np.where(np.isnan(self.losses), np.nanmean(self.losses), self.losses)
+        self.probs = sampling_weights(filled, self.temperature)
         c = Check(self.step, train_loss, val_loss, float(self.model.lr))
         self.checks.append(c)
         return c
