@@ -10,6 +10,7 @@ the interrupted stage's auto-save and a partial report, and ``--resume RUN_DIR``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -96,7 +97,8 @@ def train(
     except StageInterrupted:
         stopped_by = "interrupt"
     except BaseException:
-        write_reports(run, config, plans, partial=True)
+        with contextlib.suppress(Exception):  # the original error matters more than the report
+            write_reports(run, config, plans, partial=True)
         raise
     if config.only_run is not None:
         return RunResult(run.path, 0, time.perf_counter() - t0, stopped_by)

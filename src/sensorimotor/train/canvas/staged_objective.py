@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sensorimotor.core.config import config_from_dict
@@ -25,6 +26,11 @@ from sensorimotor.train.sweep.objective import Objective, TrialOutcome, TrialSpe
 
 #: The import reference sweep workers build this objective from.
 REFERENCE = "sensorimotor.train.canvas.staged_objective:canvas_objective"
+
+
+#: In-process trials ask this whether Ctrl-C was pressed (staged training sets it around a sweep),
+#: so a sweep stops within one check instead of running every remaining trial first.
+stop_requested: Callable[[], bool] = lambda: False  # noqa: E731
 
 
 def objective_spec(
@@ -65,6 +71,8 @@ def canvas_objective(spec: dict[str, Any]) -> Objective:
         deadline = time.monotonic() + trial.seconds if trial.seconds else None
 
         def on_check(check: Check) -> str | None:
+            if stop_requested():
+                raise KeyboardInterrupt  # the trial is failed and enqueued again for --resume
             if not math.isfinite(check.val_loss):
                 return "diverged"
             if check.val_loss < best["loss"]:

@@ -3,6 +3,7 @@ plateau-triggered sweeps, the best weights by hybrid loss, auto-saves and recove
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -14,6 +15,7 @@ from typing import Any
 from sensorimotor.core.checkpoint import CheckpointManager
 from sensorimotor.core.numerics import NonFiniteError
 from sensorimotor.core.rng import derive_seed
+from sensorimotor.train.canvas import staged_objective
 from sensorimotor.train.canvas.staged_config import StagedConfig
 from sensorimotor.train.canvas.staged_objective import REFERENCE, objective_spec
 from sensorimotor.train.canvas.staged_train import (
@@ -103,6 +105,10 @@ class StageRun:
                 reason = segment.run(budget, self._on_check(segment), deadline)
             except NonFiniteError:  # the step was not applied; the best weights stand
                 reason = "nonfinite"
+            except Exception:
+                with contextlib.suppress(Exception):  # a crash keeps what was trained
+                    self._save(segment)
+                raise
             if reason == "plateau":
                 segment = self._plateau_sweep(segment)
                 continue
@@ -178,14 +184,22 @@ class StageRun:
             c.sweep, seed=derive_seed(c.sweep.seed, self.chain, self.plan.stage, kind)
         )
         name = f"run{self.chain}-stage{self.plan.stage}-{kind}"
-        result = run_sweep(
-            REFERENCE,
-            spec,
-            sweep_config,
-            self.run_path / "sweeps",
-            name=name,
-            fallback_lr=float(model.lr),
-        )
+        staged_objective.stop_requested = lambda: self.stop is not None and self.stop.stopped
+        try:
+            result = run_sweep(
+                REFERENCE,
+                spec,
+                sweep_config,
+                self.run_path / "sweeps",
+                name=name,
+                fallback_lr=float(model.lr),
+            )
+        except KeyboardInterrupt:
+            if self.stop is None or not self.stop.stopped:
+                raise
+            raise StageInterrupted(f"sweep {name}") from None  # resumes from the stage's auto-save
+        finally:
+            staged_objective.stop_requested = lambda: False
         self.sweep_steps += result.steps
         accepted = result.checkpoint is not None and (
             (accept_any and math.isfinite(result.best_val_loss))
