@@ -16,6 +16,7 @@ PACKAGES = [
     "sensorimotor.sequence",
     "sensorimotor.train.canvas",
     "sensorimotor.train.sequence",
+    "sensorimotor.train.sweep",
 ]
 
 

@@ -63,6 +63,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
     add_overrides(t, "model=s5_sa trainer.lr=5e-4 data.path=saved/clips_rodent")
     t.set_defaults(func=_train)
+    sw = ssub.add_parser(
+        "sweep",
+        help="learning-rate sweep on Optuna (phase A: many LRs, phase B: the best x seeds)",
+        description="Sweep the learning rate of a preset: phase A trains sweep.phase_a_trials "
+        "log-uniform LRs in [sweep.lr_min, sweep.lr_max] for sweep.phase_a_steps steps, phase B the "
+        "sweep.phase_b_top best with sweep.phase_b_seeds seeds for sweep.phase_b_steps, ranked by "
+        "sweep.ranking (median/mean/min) of validation 1 - R². Trials run in sweep.workers processes; "
+        "sweep.storage=URL shares the Optuna study (default: SQLite in the sweep folder); run_name=X "
+        "of an existing sweep resumes it. E.g. `sequence sweep model=s5_sa data.path=saved/clips "
+        "sweep.workers=2`.",
+    )
+    add_overrides(sw, "model=s5_sa data.path=saved/clips_rodent sweep.phase_a_trials=6")
+    sw.set_defaults(func=_sweep)
     e = ssub.add_parser("evaluate", help="teacher-forced R² of a run on held-out clips")
     e.add_argument("run_dir", help="a sequence train run folder")
     e.add_argument(
@@ -130,6 +143,21 @@ def _clips_info(args: argparse.Namespace) -> int:
     print(f"{len(paths)} clips in {args.path}; first: {paths[0].name}")
     print_table(rows, ["key", "shape"])
     print("obs layout:", json.dumps(first.attrs.get("obs_layout")))
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from sensorimotor.train.sweep.sequence import run_sequence_sweep
+
+    folder, result = run_sequence_sweep(args.overrides)
+    rows = [
+        {"phase": r["candidate"][0], "lr": f"{r['lr']:.3g}", "seed": r["seed"], "state": r["state"]}
+        | {"1-R2": f"{r['loss']:.4g}"}
+        for r in result.phase_a + result.phase_b
+    ]
+    print_table(rows, ["phase", "lr", "seed", "state", "1-R2"])
+    print(f"best lr {result.lr:.3g} ({result.source}); its run: {result.checkpoint}")
+    print(f"sweep folder: {folder} (report.html, sweep.json, sweeps.db)")
     return 0
 
 

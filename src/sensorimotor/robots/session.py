@@ -41,7 +41,10 @@ class Step:
 
 
 class SessionReader:
-    """Random access to a recorded session. A torn last line (crash mid-write) is dropped."""
+    """Random access to a recorded session. A torn last line (crash mid-write) is dropped.
+
+    A *view* (see :func:`write_view`) reads steps ``start..stop`` of its root session, a sibling
+    folder; its frames are read from the root folder under the same confinement rules."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -51,9 +54,21 @@ class SessionReader:
             raise DataError(
                 f"{self.path}: is a symbolic link; sessions are read only from real folders"
             )
-        self._real = self.path.resolve()
         self.metadata = _read_metadata(self.path)
-        self.records = _read_steps(self.path / "steps.jsonl")
+        self.view = self.metadata.get("view")
+        if self.view is None:
+            self._base = self.path
+            self.records = _read_steps(self.path / "steps.jsonl")
+        else:
+            self._base, start, stop = _view_root(self.path, self.view)
+            records = _read_steps(self._base / "steps.jsonl")
+            if stop > len(records):
+                raise DataError(
+                    f"{self.path / 'metadata.json'}: view of steps {start}..{stop} but its root "
+                    f"session {self._base} has {len(records)} steps"
+                )
+            self.records = records[start:stop]
+        self._real = self._base.resolve()
         try:
             self.action_space: ActionSpace = action_space_from_json(self.metadata["action_space"])
         except (KeyError, TypeError, ValueError, AttributeError) as e:
@@ -192,12 +207,13 @@ class SessionReader:
         return _decode(data, "npy" if relative.endswith("npypack") else "png", f"{file}@{offset}")
 
     def _confined(self, relative: str) -> Path:
-        """The frame file ``relative`` names, refused unless it lies inside the session folder."""
+        """The frame file ``relative`` names, refused unless it lies inside the session folder
+        (a view's root session folder)."""
         candidate = Path(relative)
-        file = self.path / candidate
+        file = self._base / candidate
         if candidate.is_absolute() or ".." in candidate.parts or not candidate.parts:
             raise DataError(
-                f"{self.path}: frame reference {relative!r} points outside the session folder"
+                f"{self._base}: frame reference {relative!r} points outside the session folder"
             )
         if file.is_symlink() or not file.resolve().is_relative_to(self._real):
             raise DataError(
@@ -211,6 +227,53 @@ class SessionReader:
                 f"step {index} out of range for session {self.path} with {len(self)} steps"
             )
         return index % len(self)
+
+
+def _view_root(path: Path, view: Any) -> tuple[Path, int, int]:
+    """The root session folder of the view at ``path`` and its step range; refuses anything but a
+    real sibling session folder that is not itself a view."""
+    where = path / "metadata.json"
+    if not isinstance(view, dict) or not {"of", "start", "stop"} <= set(view):
+        raise DataError(f"{where}: bad 'view' {view!r}; expected {{of, start, stop}}")
+    of, start, stop = view["of"], view["start"], view["stop"]
+    if not isinstance(of, str) or not of or Path(of).name != of or of in (".", ".."):
+        raise DataError(f"{where}: view of {of!r}: expected the name of a sibling session folder")
+    if not (type(start) is int and type(stop) is int and 0 <= start < stop):
+        raise DataError(f"{where}: view range {start!r}..{stop!r}: expected 0 <= start < stop")
+    root = path.parent / of
+    if root.is_symlink() or not root.is_dir():
+        raise DataError(f"{where}: the view's root session {root} is missing or a symbolic link")
+    if "view" in _read_metadata(root):
+        raise DataError(f"{where}: the view's root {root} is itself a view; views do not chain")
+    return root, start, stop
+
+
+def write_view(root: str | Path, name: str, start: int, stop: int) -> Path:
+    """Write the view ``name`` (a sibling folder of the session ``root``) of its steps
+    ``start..stop``: a ``metadata.json`` that references the root's steps and frames, no copies."""
+    root = Path(root)
+    reader = SessionReader(root)
+    if reader.view is not None:
+        raise DataError(f"{root}: is a view; make views of the root session")
+    if not 0 <= start < stop <= len(reader):
+        raise DataError(f"{root}: view range {start}..{stop} outside its {len(reader)} steps")
+    if Path(name).name != name or name in (".", ".."):
+        raise DataError(f"view name {name!r}: expected a plain folder name")
+    path = root.parent / name
+    if path.exists() and "view" not in _read_metadata(path):
+        raise DataError(f"{path}: exists and is not a view; not overwriting a recorded session")
+    keep = ("format", "version", "robot_type", "action_space", "robot_config", "start_time")
+    metadata = {k: reader.metadata[k] for k in keep if k in reader.metadata}
+    metadata.update(
+        view={"of": root.name, "start": start, "stop": stop},
+        steps=stop - start,
+        end_time=reader.metadata.get("end_time", reader.records[stop - 1]["t"]),
+    )
+    path.mkdir(exist_ok=True)
+    tmp = path / "metadata.json.tmp"
+    tmp.write_text(json.dumps(metadata, indent=1))
+    tmp.replace(path / "metadata.json")
+    return path
 
 
 def _read_metadata(path: Path) -> dict[str, Any]:
@@ -406,7 +469,11 @@ def list_sessions(
         for path in sorted(p for p in robot_dir.iterdir() if p.is_dir()):
             try:
                 metadata = _read_metadata(path)
-                steps = sum(1 for line in (path / "steps.jsonl").open("rb") if line.strip())
+                steps = (
+                    len(SessionReader(path))
+                    if "view" in metadata
+                    else sum(1 for line in (path / "steps.jsonl").open("rb") if line.strip())
+                )
                 status = "recording" if being_written(path) else session_status(metadata, steps)
                 start = str(metadata.get("start_time", ""))
             except (DataError, OSError, ValueError):  # one bad session never hides the others

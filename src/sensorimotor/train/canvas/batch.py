@@ -299,3 +299,7 @@ def evaluate_canvas_run(
     return _evaluate_sessions(
         model, (frames, CanvasDataset(frames, model.layout, model.palette)), config
     )
+
+
+#: Full-session loss statistics and held-out quality of ``(frames, dataset)`` (used by staged training).
+evaluate_sessions = _evaluate_sessions
