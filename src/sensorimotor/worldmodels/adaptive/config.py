@@ -18,7 +18,7 @@ class AdaptiveModelConfig(WorldModelConfig):
 
     type: str = "adaptive"
     # --- the MAE (frames resized to frame_size, cut into patch_size patches)
-    frame_size: list[int] | None = field(default_factory=lambda: [56, 56])  # [h, w]; null = native
+    frame_size: list[int] | None = field(default_factory=lambda: [40, 40])  # [h, w]; null = native
     patch_size: int = 8
     width: int = 64
     depth: int = 2

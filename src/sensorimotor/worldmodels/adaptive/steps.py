@@ -120,11 +120,20 @@ class AdaptiveSteps:
 
     # --- one level's predictor ------------------------------------------------------------------
     def _forward(
-        self, mae: Any, nets: Any, context: jax.Array, actions: jax.Array, attention: bool = False
+        self,
+        mae: Any,
+        nets: Any,
+        context: jax.Array,
+        actions: jax.Array,
+        attention: bool = False,
     ) -> tuple:
         b, h = context.shape[:2]
-        z = encode_frames(mae, context.reshape(b * h, *context.shape[2:]))
-        z = z.reshape(b, h, *z.shape[1:])
+        # The encoder learns through the newest context frame (the one the delta is added to);
+        # the older ones are encoded without gradient, which keeps the step affordable on a CPU.
+        older = encode_frames(mae, context[:, :-1].reshape(b * (h - 1), *context.shape[2:]))
+        older = jax.lax.stop_gradient(older.reshape(b, h - 1, *older.shape[1:]))
+        newest = encode_frames(mae, context[:, -1])
+        z = jnp.concatenate([older, newest[:, None]], axis=1)
         out = nets.predictor(z, actions, return_attention=attention)
         patches = decode_latents(mae, out.mean, self.grid)
         frames = unpatchify(patches, self.patch, *self.frame_hw)
@@ -179,7 +188,8 @@ class AdaptiveSteps:
                 "action_loss": action,
                 "action_accuracy": accuracy,
                 "loss": total,
-                "r2_vs_copy": 1.0 - sse.sum() / jnp.maximum(copy_sse.sum(), 1e-12),
+                "r2_vs_copy": 1.0
+                - sse.sum() / jnp.maximum(copy_sse.sum(), 1e-6 * target_patches.size),
                 "pred_error_first": sse[0] / target_patches[0].size,
             }
             return total, aux
