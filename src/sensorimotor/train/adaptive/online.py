@@ -112,7 +112,7 @@ def train(
 def _catch_up(config: CanvasRunConfig, robot: Robot, selector: Any, model: Any) -> Robot:
     """Bring a fresh robot (and an external selector) to where the stopped run left them:
     ``replay`` re-executes the logged actions; ``fresh`` starts a new episode."""
-    if config.resume_robot == "fresh" or not model.action_log:
+    if config.resume_robot == "fresh":
         model.history.new_episode()
         model.prediction = None
         return robot

@@ -46,6 +46,7 @@ class AdaptiveModelConfig(WorldModelConfig):
     patch_weight: float = 0.2
     latent_weight: float = 0.8
     action_weight: float = 1.0
+    bright_weight: float = 20.0  # pixel weight 1 + bright_weight * brightness in the pixel losses
     # --- the online loop
     reconstruction_threshold: float = 1e-3  # frame MSE under which the robot acts
     prediction_threshold: float = 1e-4  # prediction MSE above which the predictor trains
@@ -92,6 +93,7 @@ class AdaptiveModelConfig(WorldModelConfig):
         if self.max_tokens < 2:
             raise ValueError(f"max_tokens must be >= 2, got {self.max_tokens}")
         for name in (
+            "bright_weight",
             "patch_weight",
             "latent_weight",
             "action_weight",

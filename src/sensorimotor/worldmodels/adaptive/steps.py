@@ -1,7 +1,8 @@
 """The pure, jitted steps of the adaptive world model on :class:`~sensorimotor.learners.TrainState`\\ s.
 
-- :meth:`AdaptiveSteps.mae_step`: the autoencoder alone (random mask ratio, loss on every patch,
-  so the decoder also renders latents it sees whole, as the predictor's);
+- :meth:`AdaptiveSteps.mae_step`: the autoencoder alone (random mask ratio, loss on the masked
+  patches, plus the error of autoencoding the whole frame, so the decoder renders whole latents
+  such as the predictor's);
 - :meth:`AdaptiveSteps.predictor_step`: one level's predictor + classifier, and (level 1) the
   encoder/decoder jointly: reconstruction + ``patch_weight`` x patch loss of the decoded
   prediction + ``latent_weight`` x latent loss (every ensemble head) + ``action_weight`` x action
@@ -92,12 +93,28 @@ class AdaptiveSteps:
         self.reconstruction_error = jax.jit(self._reconstruction_error)
 
     # --- the autoencoder ---------------------------------------------------------------------
+    def _weighted_mse(
+        self, frames: jax.Array, pred: jax.Array, weights: jax.Array | None = None
+    ) -> jax.Array:
+        """Per-patch MSE ``(B, N)`` with each pixel weighted ``1 + bright_weight * brightness``: a
+        small bright object (the dot) is most of what there is to see, and plain MSE would let an
+        all-dark output win."""
+        target = patchify(frames, self.patch)
+        w = 1.0 + self.config.bright_weight * target
+        per_patch = (w * (pred - target) ** 2).sum(-1) / w.sum(-1)
+        return per_patch
+
     def _recon_loss(self, mae: Any, frames: jax.Array, key: jax.Array) -> jax.Array:
+        """MAE loss on the masked patches (random ratio) + the error of autoencoding the whole
+        frame, which is what the gate measures and what the decoder does with predicted latents."""
         n = self.grid[0] * self.grid[1]
         lo, hi = self.config.mask_ratio
         mask, keep = random_ratio_mask(key, frames.shape[0], n, lo, hi)
         out = mae(to_inputs(frames), mask, keep=keep)
-        return per_patch_mse(frames, out.pred, self.patch).mean()
+        per_patch = self._weighted_mse(frames, out.pred)
+        masked = (per_patch * mask).sum() / jnp.maximum(mask.sum(), 1)
+        whole = decode_latents(mae, encode_frames(mae, frames), self.grid)
+        return masked + self._weighted_mse(frames, whole).mean()
 
     def _mae_step(
         self, state: TrainState, frames: jax.Array, key: jax.Array
@@ -162,7 +179,7 @@ class AdaptiveSteps:
             out, patches, frames = self._forward(mae, nets, context, actions)
             latent = ((out.heads - z_target[:, None]) ** 2).mean()
             target_patches = patchify(target, self.patch)
-            patch = ((patches - target_patches) ** 2).mean()
+            patch = self._weighted_mse(target, patches).mean()
             logits = nets.classifier(frames - context[:, -1])
             if classes > 0:
                 labels = batch["classes"]
