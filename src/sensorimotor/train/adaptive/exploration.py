@@ -78,8 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     enable_compilation_cache()
     overrides = {k: yaml.safe_load(v) for k, _, v in (o.partition("=") for o in args.override)}
     results: dict[str, list[Any]] = {}
-    for selector in args.selectors:
-        for seed in args.seeds:
+    for seed in args.seeds:  # seed-major, so an interrupted experiment still compares selectors
+        for selector in args.selectors:
             r = coverage_steps(
                 selector, seed, max_iterations=args.max_iterations, model_overrides=overrides
             )
