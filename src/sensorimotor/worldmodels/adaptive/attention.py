@@ -30,7 +30,7 @@ def attention_metrics(
     rows = w[..., queries, :]  # (B, heads, Q, T)
     last = slots[types != QUERY].max()
     is_action, is_frame = types == ACTION, types == FRAME
-    prev_action = is_action & (slots == last - 1)
+    prev_action = is_action & (slots == last)
     last_frame = is_frame & (slots == last)
     mass = lambda keys: rows[..., keys].sum(axis=-1)  # noqa: E731 - (B, heads, Q)
     per_action = mass(is_action) / max(is_action.sum(), 1)
