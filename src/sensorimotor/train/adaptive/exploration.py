@@ -59,6 +59,7 @@ def coverage_steps(
         "seed": seed,
         "robot_steps": model.robot_steps if len(visited) == total else None,
         "iterations": model.iteration,
+        "robot_steps_run": model.robot_steps,  # also when coverage was not reached
         "visited": len(visited),
         "pairs": total,
     }
