@@ -21,6 +21,7 @@ examples:
   sensorimotor run
   sensorimotor run steps=500 robot.dot_radius=7 trainer.lr=1e-3
   sensorimotor run model=canvas_tiny trainer=debug steps=20 validation.steps=30
+  sensorimotor run model=adaptive steps=3000   # the adaptive world model (MAE + action predictor)
   sensorimotor run --resume runs/run-20260101-120000 steps=5000"""
 
 
@@ -41,16 +42,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sensorimotor.train.canvas import (
-        CanvasRunConfig,
-        load_run_config,
-        resume_config,
-        run_canvas,
-    )
+    from sensorimotor.train.adaptive import is_adaptive, load_any_run_config
+    from sensorimotor.train.canvas import CanvasRunConfig, resume_config, run_canvas
 
     if args.resume:
         config = resume_config(args.resume, args.overrides, CanvasRunConfig)
-        result = run_canvas(config, resume=args.resume)
     else:
-        result = run_canvas(load_run_config(args.overrides))
+        config = load_any_run_config(args.overrides)
+    if is_adaptive(config.model):
+        from sensorimotor.train.adaptive import run_adaptive
+
+        result = run_adaptive(config, resume=args.resume)
+    else:
+        result = run_canvas(config, resume=args.resume)
     return 0 if result.stopped_by in ("steps", "interrupt", "exhausted") else 1

@@ -73,3 +73,10 @@ register_kind(
         "sensorimotor.explorer.canvas_ui:views",
     )
 )
+register_kind(
+    ModelKind(
+        "adaptive",
+        "sensorimotor.explorer.adaptive:AdaptiveExplorer",
+        "sensorimotor.explorer.adaptive_ui:views",
+    )
+)

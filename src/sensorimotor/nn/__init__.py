@@ -13,6 +13,7 @@ _EXPORTS = {
     "symexp": "distributional",
     "symlog": "distributional",
     "Ensemble": "ensemble",
+    "FiLM": "film",
     "MambaStack": "mamba",
     "MLP": "mlp",
     "S5Stack": "s5",

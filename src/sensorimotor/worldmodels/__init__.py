@@ -9,6 +9,9 @@ from __future__ import annotations
 from sensorimotor.core.lazy import lazy_exports
 
 _EXPORTS = {
+    "AdaptiveModelConfig": "adaptive.config",
+    "AdaptiveWorldModel": "adaptive.model",
+    "evaluate_adaptive": "adaptive.quality",
     "CanvasLayout": "canvas",
     "CanvasModelConfig": "config",
     "CanvasTrainerConfig": "config",

@@ -12,6 +12,7 @@ WORLD_MODELS = Registry(
     "world model",
     {
         "canvas": "sensorimotor.worldmodels.config:CanvasModelConfig",
+        "adaptive": "sensorimotor.worldmodels.adaptive.config:AdaptiveModelConfig",
     },
 )
 
