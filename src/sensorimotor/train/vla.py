@@ -255,8 +255,16 @@ def _loop(
     stopped_by = "completed"
     step = start
     bar = progress(t.steps, desc="vla train", initial=start, enabled=t.progress)
+    deadline = None if t.time_limit_s is None else time.perf_counter() + t.time_limit_s
     with StopFlag() as stop, bar:
         while step < t.steps:
+            if deadline is not None and time.perf_counter() > deadline:
+                stopped_by = "time_limit"
+                if step > start:  # never re-save a state that came straight from a restore
+                    checkpoints.save(
+                        step, checkpoint_tree(state, data.processor), _metadata(cfg, step, last)
+                    )
+                break
             index = np_rng(t.seed, "batch", step, jax.process_index()).integers(
                 0, len(data.train), local
             )

@@ -42,6 +42,8 @@ class VLATrainerConfig:
     wandb: str = "off"
     project: str = "sensorimotor-vla"
     progress: bool = True
+    #: Stop (and save) after this many seconds of training, e.g. to fit a CPU budget.
+    time_limit_s: float | None = None
 
 
 @dataclass

@@ -12,7 +12,14 @@ VARIANTS: dict[str, dict[str, object]] = {
     # Seconds per step on a laptop CPU.
     "debug": {"width": 128, "depth": 4, "heads": 4, "vit_width": 128, "vit_depth": 1},
     # ~25 M parameters: 512 wide, 6 backbone layers (+ a 2-layer ViT), GELU.
-    "base": {"width": 512, "depth": 6, "heads": 8, "vit_width": 512, "vit_depth": 2},
+    "base": {
+        "width": 512,
+        "depth": 6,
+        "heads": 8,
+        "vit_width": 512,
+        "vit_depth": 2,
+        "vit_heads": 8,
+    },
     # ~1.2 B parameters: 2048 wide, 24 layers, 32 heads, SwiGLU (a 4-layer 768-wide ViT).
     "large": {
         "width": 2048,
