@@ -46,3 +46,7 @@ def decode(ids: np.ndarray) -> str:
     """The text of token ids (special tokens dropped)."""
     data = bytes(int(i) - OFFSET for i in np.asarray(ids).ravel() if int(i) >= OFFSET)
     return data.decode("utf-8", errors="replace")
+
+
+#: The public name of :func:`encode` (``sensorimotor.vla.encode_instruction``).
+encode_instruction = encode
