@@ -100,3 +100,24 @@ def test_bad_settings_exit_2(
     assert main(["vla", "train", *args]) == 2
     assert message in capsys.readouterr().err
     assert not list(tmp_path.glob("vla-*")), "a failed start must not leave a run directory"
+
+
+def test_diffusion_bc_baseline_trains_and_acts(tiny_demos: Path) -> None:
+    from sensorimotor.train.vla_baseline import (
+        ALL_INSTRUCTIONS,
+        evaluate_baseline,
+        features,
+        train_baseline,
+    )
+    from sensorimotor.vla.data import load_demos
+    from sensorimotor.vla.demos import DemoConfig
+
+    episodes = load_demos(tiny_demos, ("workspace", "left_wrist_cam"))
+    x = features(episodes[0].images, episodes[0].state, episodes[0].instruction, pool=4)
+    assert x.shape == (40, 2 * 4 * 4 * 3 + 12 + len(ALL_INSTRUCTIONS))
+    policy = train_baseline(episodes, horizon=4, pool=4, steps=50, batch=16, seed=0)
+    cfg = DemoConfig(**json.loads((tiny_demos / "meta" / "vla_demos.json").read_text()))
+    results = evaluate_baseline(
+        policy, cfg, horizon=4, pool=4, episodes=1, execute=2, seed=0, tasks=["push_right"]
+    )
+    assert set(results) == {"push_right"} and 0.0 <= results["push_right"]["success"] <= 1.0
