@@ -150,3 +150,11 @@ def test_mse_head_rejects_nothing_and_flow_needs_time() -> None:
         bf16(images, tokens, jnp.zeros((2, 12)), jnp.zeros((2, 4, 12)), jnp.ones(2)).dtype
         == jnp.float32
     )
+
+
+def test_public_names_resolve() -> None:
+    import sensorimotor.vla as vla
+
+    assert vla.__all__ and sorted(dir(vla)) == sorted(vla.__all__)
+    for name in vla.__all__:
+        assert getattr(vla, name) is not None, name
