@@ -27,6 +27,7 @@ COMMANDS = [
     "jetbot",
     "convert",
     "so101",
+    "vla",
 ]
 
 EPILOG = """\
