@@ -17,6 +17,9 @@ PACKAGES = [
     "sensorimotor.train.canvas",
     "sensorimotor.train.sequence",
     "sensorimotor.train.sweep",
+    "sensorimotor.train.adaptive",
+    "sensorimotor.worldmodels.adaptive",
+    "sensorimotor.vla",
 ]
 
 
