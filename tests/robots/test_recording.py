@@ -117,7 +117,7 @@ _RECORDER = """
 import os, sys
 from sensorimotor.robots.recording import RecordingRobot
 from sensorimotor.robots.toroidal_dot import ToroidalDotRobot
-recorder = RecordingRobot(ToroidalDotRobot(seed=0), sys.argv[1], session_name="crash")
+recorder = RecordingRobot(ToroidalDotRobot(seed=0), sys.argv[1], session_name="crash", writer="process")
 i = 0
 while True:
     recorder.get_observation()
@@ -256,7 +256,9 @@ def test_runner_records_and_ctrl_c_keeps_the_session(tmp_path):
 
 
 def test_a_dead_writer_process_is_an_error_naming_the_session(tmp_path):
-    recorder = RecordingRobot(ToroidalDotRobot(seed=0), tmp_path, session_name="orphan")
+    recorder = RecordingRobot(
+        ToroidalDotRobot(seed=0), tmp_path, session_name="orphan", writer="process"
+    )
     recorder.get_observation()
     recorder.execute_action({"action": 0})
     os.kill(recorder.writer.pid, signal.SIGKILL)

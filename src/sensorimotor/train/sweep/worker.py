@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sensorimotor.core.fs import pid_alive
 from sensorimotor.train.sweep.objective import Objective, TrialSpec, load_objective
 
 HOST = socket.gethostname()
@@ -155,22 +156,12 @@ def reap_stale(study: Any, settings: WorkerSettings) -> int:
 def _is_stale(attrs: dict[str, Any], started: Any, grace_s: float) -> bool:
     worker = str(attrs.get("worker", ""))
     host, _, pid = worker.rpartition(":")
-    if host == HOST and pid.isdigit() and not _alive(int(pid)):
+    if host == HOST and pid.isdigit() and not pid_alive(int(pid)):
         return True
     beat = attrs.get("heartbeat")
     if beat is None:
         beat = started.timestamp() if started is not None else time.time()
     return time.time() - float(beat) > grace_s
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _retry(study: Any, attrs: dict[str, Any], settings: WorkerSettings) -> None:
