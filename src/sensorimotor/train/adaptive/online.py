@@ -47,8 +47,7 @@ def train(
     import jax  # noqa: F401 - loaded before the run dir records the devices
 
     from sensorimotor.core.tracking import Tracker
-    from sensorimotor.robots.recording import RecordingRobot
-    from sensorimotor.train.canvas.online import _validation_data
+    from sensorimotor.train.canvas.online import _validation_data, record_training_session
 
     enable_compilation_cache()
     if not isinstance(config.model, AdaptiveModelConfig):
@@ -84,13 +83,7 @@ def train(
             model.load_state_dict(restored[0])
             robot = _catch_up(config, robot, selector, model)
         if config.record:
-            index = sum(1 for _ in (run.path / "sessions").glob("*/train*"))
-            robot = RecordingRobot(
-                robot,
-                run.path / "sessions",
-                "train" if index == 0 else f"train-{index + 1}",
-                config={**config_to_dict(config), "run_dir": str(run.path)},
-            )
+            robot = record_training_session(config, robot, run)
     except BaseException:
         robot.cleanup()
         raise

@@ -63,7 +63,6 @@ def train(
     import jax  # noqa: F401 - loaded before the run dir records the devices
 
     from sensorimotor.core.tracking import Tracker
-    from sensorimotor.robots.recording import RecordingRobot
     from sensorimotor.worldmodels.model import CanvasWorldModel
 
     enable_compilation_cache()
@@ -98,16 +97,8 @@ def train(
         if restored is not None:
             model.load_state_dict(restored[0])
             robot = _catch_up(config, robot, selector, model)
-        session_index = (
-            sum(1 for _ in (run.path / "sessions").glob("*/train*")) if config.record else 0
-        )
         if config.record:
-            robot = RecordingRobot(
-                robot,
-                run.path / "sessions",
-                "train" if session_index == 0 else f"train-{session_index + 1}",
-                config={**config_to_dict(config), "run_dir": str(run.path)},
-            )
+            robot = record_training_session(config, robot, run)
     except BaseException:
         robot.cleanup()
         raise
@@ -125,6 +116,20 @@ def train(
     finally:
         tracker.close()
     return result
+
+
+def record_training_session(config: CanvasRunConfig, robot: Robot, run: RunDir) -> Robot:
+    """Wrap ``robot`` so its steps are recorded into ``<run>/sessions/``: ``train`` for the first
+    run, ``train-2``, ``train-3`` ... for each resume (a resume never appends to an old session)."""
+    from sensorimotor.robots.recording import RecordingRobot
+
+    index = sum(1 for _ in (run.path / "sessions").glob("*/train*"))
+    return RecordingRobot(
+        robot,
+        run.path / "sessions",
+        "train" if index == 0 else f"train-{index + 1}",
+        config={**config_to_dict(config), "run_dir": str(run.path)},
+    )
 
 
 def _usable_validation_session(folder: Path, steps: int) -> Path | None:
