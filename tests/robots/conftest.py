@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import rpyc
@@ -54,6 +55,28 @@ class JetBotServerProcess:
         self.stop()
         raise RuntimeError(f"the JetBot server did not start: {''.join(self.output)}")
 
+    def freeze(self, timeout: float = 30.0) -> None:
+        """SIGSTOP the server and return only once every one of its threads has stopped.
+
+        ``kill`` returns when the stop is queued, not when it has happened: the kernel wakes one
+        thread (the main one, waiting in ``accept``) to take a process-directed SIGSTOP, and the
+        other threads -- among them the one answering our RPyC calls -- run on until that thread
+        gets a CPU. On a loaded machine that took whole runs (see tests/robots/test_jetbot.py).
+        """
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + timeout
+        while (states := thread_states(self.proc.pid)) and set(states.values()) != {"T"}:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the JetBot server did not stop within {timeout} s: {states}")
+            time.sleep(0.001)
+
+    def thread_states(self) -> dict[int, str]:
+        """Each server thread's id and scheduler state (R, S, T, ...)."""
+        return thread_states(self.proc.pid)
+
+    def thaw(self) -> None:
+        os.kill(self.proc.pid, signal.SIGCONT)
+
     def kill(self) -> None:
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
@@ -77,6 +100,18 @@ class JetBotServerProcess:
         from sensorimotor.robots.jetbot.wire import PROTOCOL_CONFIG
 
         return rpyc.connect(self.host, self.port, config=dict(PROTOCOL_CONFIG))
+
+
+def thread_states(pid: int) -> dict[int, str]:
+    """Each thread of ``pid`` and its scheduler state (``/proc/PID/task/TID/stat``: R, S, T, ...)."""
+    states = {}
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:  # the thread has just exited
+            continue
+        states[int(task.name)] = stat[stat.rindex(")") + 2]
+    return states
 
 
 @pytest.fixture

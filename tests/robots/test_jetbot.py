@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -301,30 +301,68 @@ def test_a_dropped_connection_is_reconnected_and_an_action_not_resent(server, ca
         robot.execute_action(robot.action_space[1])  # and the next one goes through
 
 
+@contextlib.contextmanager
+def starved_main_thread(server, seconds: float = 5.0):
+    """Keep the server's main thread off the CPU while its other threads run: the worst case of a
+    loaded machine, on purpose. The kernel hands a process-directed SIGSTOP to that thread (it
+    waits in ``accept``), so a stop only takes effect once it runs: a test that freezes the
+    server with a bare ``os.kill(pid, SIGSTOP)`` then sees the connection thread answer on (what
+    made this test flaky under load). Unprivileged: SCHED_IDLE and CPU affinity of our own child."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_setaffinity") else []
+    if len(cpus) < 2:
+        yield
+        return
+    busy, others = {cpus[-1]}, set(cpus[:-1])
+    pid = server.proc.pid
+    for tid in server.thread_states():
+        os.sched_setaffinity(tid, busy if tid == pid else others)
+    os.sched_setaffinity(0, others)  # this (client) thread, so it does not relieve the burner
+    os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
+    spin = (
+        f"import time\nt = time.time()\nprint(flush=True)\nwhile time.time() - t < {seconds}: pass"
+    )
+    burner = subprocess.Popen([sys.executable, "-c", spin], stdout=subprocess.PIPE)
+    os.sched_setaffinity(burner.pid, busy)
+    burner.stdout.readline()  # spinning now
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, cpus)
+        burner.kill()
+        burner.wait()
+        burner.stdout.close()
+
+
 def test_a_frozen_server_ends_the_run_within_the_timeouts(tmp_path, capsys, start_jetbot_server):
-    """A robot that stops answering (SIGSTOP: the kernel still accepts connections) must not hang."""
+    """A robot that stops answering (SIGSTOP: the kernel still accepts connections) must not hang,
+    and the steps before the freeze are all recorded (by the default writer, the writer process)."""
     server = start_jetbot_server()
     robot = server.robot(
         timeout_s=3.0, connect_timeout_s=1.0, reconnect_attempts=1, reconnect_backoff_s=0.1
     )
     robot.get_observation()  # the server's first frame sets up its renderer: not a freeze
 
+    frozen = []
+
     def freeze_at_step_2(event) -> None:
         if event.step == 2:
-            os.kill(server.proc.pid, signal.SIGSTOP)
+            server.freeze()  # returns once every server thread has stopped, not when queued
+            frozen.append(set(server.thread_states().values()))
 
     try:
-        stats = RobotRunner(
-            robot,
-            SequenceSelector(robot.action_space[::-1]),
-            steps=50,
-            record_to=tmp_path,
-            on_step=freeze_at_step_2,
-            progress=False,
-        ).run()
+        with starved_main_thread(server):
+            stats = RobotRunner(
+                robot,
+                SequenceSelector(robot.action_space[::-1]),
+                steps=50,
+                record_to=tmp_path,
+                on_step=freeze_at_step_2,
+                progress=False,
+            ).run()
     finally:
-        os.kill(server.proc.pid, signal.SIGCONT)
+        server.thaw()
         server.stop()
+    assert frozen == [{"T"}]  # the freeze was one before step 3 asked anything
     assert stats.stopped_by == "connection_lost" and stats.steps == 3
     assert len(SessionReader(stats.session)) == 3
     assert f"the JetBot at 127.0.0.1:{server.port}" in capsys.readouterr().err

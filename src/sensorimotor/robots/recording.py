@@ -393,7 +393,7 @@ class RecordingRobot(Robot):
         frame_storage: str = "pack",
         writer: str | None = None,
     ) -> None:
-        writer = writer or ("thread" if async_writes else "sync")
+        writer = writer or ("process" if async_writes else "sync")
         if writer not in WRITERS:
             raise UserError(f"recording writer must be one of {list(WRITERS)}, got {writer!r}")
         if frame_storage not in ("pack", "files"):
