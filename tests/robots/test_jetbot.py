@@ -337,10 +337,12 @@ def test_a_frozen_server_ends_the_run_within_the_timeouts(tmp_path, capsys, star
     """A robot that stops answering (SIGSTOP: the kernel still accepts connections) must not hang,
     and the steps before the freeze are all recorded (by the default writer, the writer process)."""
     server = start_jetbot_server()
+    with server.robot(timeout_s=120.0) as patient:  # the server's first frame sets up its
+        patient.get_observation()  # renderer (seconds under load): not a freeze
     robot = server.robot(
         timeout_s=3.0, connect_timeout_s=1.0, reconnect_attempts=1, reconnect_backoff_s=0.1
     )
-    robot.get_observation()  # the server's first frame sets up its renderer: not a freeze
+    robot.get_observation()
 
     frozen = []
 

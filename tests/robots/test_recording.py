@@ -275,7 +275,8 @@ def test_unknown_recording_writer_is_a_user_error(tmp_path):
 
 
 def test_the_writer_process_writes_the_same_bytes_as_the_in_process_writer(tmp_path):
-    """Same steps through both writers: identical steps.jsonl and packs, including steps whose
+    """Same steps through both writers (the process one copying frames, and drawing them again
+    from the robot's frame recipe): identical steps.jsonl and packs, including steps whose
     observation layout changes and a ring so small that it wraps around many times."""
     robot = ToroidalDotRobot(seed=3)
     space = robot.action_space
@@ -288,18 +289,75 @@ def test_the_writer_process_writes_the_same_bytes_as_the_in_process_writer(tmp_p
         steps.append((obs, 100.0 + i, {"action": i % 2} if i < 39 else None, 100.5 + i))
         robot.execute_action({"action": i % 2})
     paths = {}
-    for kind in ("sync", "process"):
+    for kind in ("sync", "process", "redrawn"):
         paths[kind] = tmp_path / kind
         paths[kind].mkdir()
         meta = {"robot_type": "toroidal_dot", "action_space": action_space_to_json(space)}
         if kind == "sync":
             writer = SessionWriter(paths[kind], meta, async_writes=False)
         else:
-            writer = ProcessSessionWriter(paths[kind], meta, ring_mb=1)
+            recipes = robot.frame_recipes() if kind == "redrawn" else None
+            writer = ProcessSessionWriter(paths[kind], meta, ring_mb=1, recipes=recipes)
         for step in steps:
             writer.write(*step)
         writer.close()
         assert writer.steps_written == 40
-    for name in ("steps.jsonl", "frames/image.pngpack", "frames/depth.npypack"):
-        assert (paths["process"] / name).read_bytes() == (paths["sync"] / name).read_bytes(), name
-    assert SessionReader(paths["process"]).complete
+    for kind in ("process", "redrawn"):
+        for name in ("steps.jsonl", "frames/image.pngpack", "frames/depth.npypack"):
+            assert (paths[kind] / name).read_bytes() == (paths["sync"] / name).read_bytes(), name
+        assert SessionReader(paths[kind]).complete
+
+
+class _OffByOneDot(ToroidalDotRobot):
+    """A robot whose frame recipe is wrong (draws the dot one pixel to the right)."""
+
+    def frame_recipes(self):
+        name, size = super().frame_recipes()["image"]
+        return {"image": (f"{__name__}:_shifted_dot", size)}
+
+
+def _shifted_dot(values, **size):
+    from sensorimotor.robots.toroidal_dot import redraw_image
+
+    return redraw_image({**values, "dot_x": values["dot_x"] + 1}, **size)
+
+
+def test_a_frame_recipe_that_draws_another_frame_is_caught_and_the_real_frames_recorded(
+    tmp_path,
+):
+    path, observations, _ = record_with(_OffByOneDot(seed=0), tmp_path, steps=12)
+    reader = SessionReader(path)
+    for i, obs in enumerate(observations):
+        assert np.array_equal(reader[i].observation["image"], obs["image"]), i
+
+
+def record_with(robot, root, steps):
+    with pytest.warns(UserWarning, match="frame recipe for 'image'.*does not reproduce"):
+        recorder = RecordingRobot(robot, root, writer="process")
+        observations = []
+        for i in range(steps):
+            observations.append(recorder.get_observation())
+            recorder.execute_action({"action": i % 2})
+        recorder.cleanup()
+    return recorder.session_path, observations, None
+
+
+def test_the_writer_process_inherits_no_socket_or_other_descriptor(tmp_path):
+    """Started while the robot holds a connection (as a networked robot does), the writer has
+    only its standard streams, the ring and the lock: nothing of the connection."""
+    import socket
+
+    with (
+        socket.create_server(("127.0.0.1", 0)) as server,
+        socket.create_connection(server.getsockname()),
+    ):
+        recorder = RecordingRobot(ToroidalDotRobot(seed=0), tmp_path, writer="process")
+        try:
+            fds = {
+                int(fd): os.readlink(f"/proc/{recorder.writer.pid}/fd/{fd}")
+                for fd in os.listdir(f"/proc/{recorder.writer.pid}/fd")
+            }
+        finally:
+            recorder.cleanup()
+    assert not [t for t in fds.values() if t.startswith("socket:")], fds
+    assert len(fds) <= 5, fds  # 0-2, the ring's memfd, the lock

@@ -378,7 +378,9 @@ class RecordingRobot(Robot):
 
     ``writer`` says where frames are encoded: ``"process"`` (default; off the step's path, see
     :mod:`sensorimotor.robots.writer_process`), ``"thread"`` or ``"sync"``; ``async_writes=False``
-    is the older spelling of ``writer="sync"``.
+    is the older spelling of ``writer="sync"``. With the writer process and ``redraw_frames``, the
+    frames a robot can draw from small observation values (its optional ``frame_recipes()``
+    method) are drawn again by the writer instead of being copied to it; same session bytes.
     """
 
     def __init__(
@@ -392,6 +394,7 @@ class RecordingRobot(Robot):
         png_level: int = 1,
         frame_storage: str = "pack",
         writer: str | None = None,
+        redraw_frames: bool = True,
     ) -> None:
         writer = writer or ("process" if async_writes else "sync")
         if writer not in WRITERS:
@@ -427,6 +430,9 @@ class RecordingRobot(Robot):
                 png_level=png_level,
                 on_bytes=on_bytes,
                 frame_storage=frame_storage,
+                recipes=robot.frame_recipes()
+                if redraw_frames and hasattr(robot, "frame_recipes")
+                else None,
             )
         else:
             self.writer = SessionWriter(

@@ -7,6 +7,11 @@ sensorimotor.robots.writer_process``, on the other core) reads the ring in order
 (PNG / .npy) and appends them with :class:`~sensorimotor.robots.recording.SessionWriter`, so the
 session format is exactly the in-process writer's.
 
+Frames a robot can draw again from small observation values (its ``frame_recipes()``, e.g. the
+toroidal dot's image from ``dot_x``/``dot_y``) are not copied at all: the writer draws them from
+the step's values, and the robot's process checks every :data:`CHECK_EVERY` steps (the first
+included) that the recipe still gives the robot's frame byte for byte, copying it otherwise.
+
 Crash safety: a step is in the ring once ``write`` returns. If the robot's process dies (even by
 ``kill -9``), the writer notices its parent is gone, writes every step still in the ring and exits,
 so at most the step in flight is lost. The writer holds an exclusive ``flock`` on
@@ -20,6 +25,8 @@ stores act as barriers in practice.
 from __future__ import annotations
 
 import fcntl
+import functools
+import importlib
 import json
 import mmap
 import os
@@ -28,7 +35,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +58,30 @@ _HEAD, _TAIL, _CLOSING, _ERROR, _BYTES, _STEPS, _READY = range(7)
 _ERROR_AT, _ERROR_LEN = 512, 2048
 _WRAP = -1  # a record length meaning "the rest of the ring is empty: continue at its start"
 _ALIGN = 64
+
+
+#: How the writer can draw a frame again from the step's small observation values instead of
+#: having it copied through the ring: ``("package.module:function", kwargs)``, where
+#: ``function(observation, **kwargs)`` gets the step's JSON-able observation values and returns
+#: the frame. A robot offers recipes with a ``frame_recipes()`` method (see
+#: :class:`~sensorimotor.robots.recording.RecordingRobot`).
+FrameRecipe = tuple[str, dict[str, Any]]
+#: Steps between the robot process's checks that a recipe still draws the robot's own frame.
+CHECK_EVERY = 1000
+
+
+@functools.cache
+def _recipe_function(name: str) -> Callable[..., np.ndarray]:
+    module, _, function = name.partition(":")
+    if not module or not function:
+        raise ValueError(f"a frame recipe names 'package.module:function', got {name!r}")
+    return getattr(importlib.import_module(module), function)
+
+
+def redraw(recipe: FrameRecipe, values: dict[str, Any]) -> np.ndarray:
+    """The frame ``recipe`` draws from a step's JSON-able observation ``values``."""
+    name, kwargs = recipe
+    return np.asarray(_recipe_function(name)(values, **kwargs))
 
 
 def _aligned(n: int) -> int:
@@ -84,13 +117,16 @@ class Ring:
 
 
 def split_observation(
-    observation: Observation,
+    observation: Observation, redrawn: frozenset[str] = frozenset()
 ) -> tuple[tuple, dict[str, Any], list[np.ndarray]]:
-    """The observation's layout (keys in order; each copied array's key, dtype and shape), its
-    JSON-able extras and the arrays to copy (images and large arrays)."""
+    """The observation's layout (keys in order; each copied array's key, dtype and shape; each
+    redrawn array's ``(key,)``), its JSON-able extras and the arrays to copy (images and large
+    arrays, except those in ``redrawn``: the writer draws them again from the extras)."""
     layout, extras, arrays = [], {}, []
     for key, value in observation.items():
-        if isinstance(value, np.ndarray) and (is_image(value) or value.size > _LARGE_ARRAY):
+        if key in redrawn:
+            layout.append((key,))
+        elif isinstance(value, np.ndarray) and (is_image(value) or value.size > _LARGE_ARRAY):
             if value.dtype.hasobject:
                 raise ValueError(f"observation {key!r} has dtype object, which cannot be recorded")
             layout.append((key, value.dtype.str, value.shape))
@@ -101,20 +137,28 @@ def split_observation(
     return tuple(layout), extras, arrays
 
 
-def encode_layout(layout: tuple) -> tuple[bytes, list[int], int]:
-    """The layout's JSON (keys and ``[key, dtype, shape, offset]`` per array), the arrays' offsets
-    in the record's body and the body's size."""
-    keys, arrays, offsets, size = [], [], [], 0
+def encode_layout(
+    layout: tuple, recipes: dict[str, FrameRecipe] | None = None
+) -> tuple[bytes, list[int], int]:
+    """The layout's JSON (keys, ``[key, dtype, shape, offset]`` per copied array and the recipe
+    of each redrawn one), the arrays' offsets in the record's body and the body's size."""
+    keys, arrays, offsets, size, redraw = [], [], [], 0, {}
     for entry in layout:
         if isinstance(entry, str):
             keys.append(entry)
+            continue
+        if len(entry) == 1:
+            keys.append(entry[0])
+            redraw[entry[0]] = list((recipes or {})[entry[0]])
             continue
         key, dtype, shape = entry
         keys.append(key)
         arrays.append([key, dtype, list(shape), size])
         offsets.append(size)
         size += _aligned(int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize)
-    text = json.dumps({"keys": keys, "arrays": arrays}, separators=(",", ":")).encode()
+    text = json.dumps(
+        {"keys": keys, "arrays": arrays, "redraw": redraw}, separators=(",", ":")
+    ).encode()
     return text, offsets, size
 
 
@@ -134,8 +178,12 @@ class ProcessSessionWriter:
         png_level: int = 1,
         on_bytes: Any = None,
         frame_storage: str = "pack",
+        recipes: dict[str, FrameRecipe] | None = None,
     ) -> None:
         self.path = path
+        self._recipes = {key: (str(name), dict(kw)) for key, (name, kw) in (recipes or {}).items()}
+        self._redrawn = frozenset(self._recipes)
+        self._steps_sent = 0
         self.metadata = start_session(path, metadata)
         (path / "steps.jsonl").touch()  # a readable (empty) session before the writer starts
         self._options = {"png_level": png_level, "frame_storage": frame_storage}
@@ -182,9 +230,12 @@ class ProcessSessionWriter:
         assert ring is not None
         if ring.counters[_ERROR]:
             raise RuntimeError(f"recording to {self.path} failed: {ring.error()}")
-        layout, extras, arrays = split_observation(observation)
+        if self._redrawn and self._steps_sent % CHECK_EVERY == 0:
+            self._check_recipes(observation)
+        self._steps_sent += 1
+        layout, extras, arrays = split_observation(observation, self._redrawn)
         if layout != self._layout:  # the layout's JSON is made once, not every step
-            self._layout, self._layout_json = layout, encode_layout(layout)
+            self._layout, self._layout_json = layout, encode_layout(layout, self._recipes)
         layout_text, offsets, size = self._layout_json
         step = (obs_time, jsonable(action), action_time, extras)
         text = layout_text + b"\n" + json.dumps(step, separators=(",", ":")).encode()
@@ -199,6 +250,28 @@ class ProcessSessionWriter:
             np.copyto(target, array)
         ring.counters[_HEAD] += length  # publishes the step
         self._report_bytes(ring)
+
+    def _check_recipes(self, observation: Observation) -> None:
+        """Redraw this step's frames here too; a recipe that does not give the robot's own frame
+        (byte for byte) is dropped, with a warning, and that frame is copied from then on."""
+        _, extras, _ = split_observation(observation, self._redrawn)
+        values = json.loads(json.dumps(extras))  # exactly what the writer process will see
+        for key in sorted(self._redrawn & observation.keys()):
+            frame = observation[key]
+            try:
+                drawn = redraw(self._recipes[key], values)
+                same = drawn.dtype == frame.dtype and np.array_equal(drawn, frame)
+            except Exception as e:  # noqa: BLE001 - a broken recipe only costs its shortcut
+                same, drawn = False, e
+            if not same:
+                self._redrawn = self._redrawn - {key}
+                warnings.warn(
+                    f"recording to {self.path}: the frame recipe for {key!r} "
+                    f"({self._recipes[key][0]}) does not reproduce the robot's frame at step "
+                    f"{self._steps_sent} ({drawn if isinstance(drawn, Exception) else 'differs'}); "
+                    "copying that frame from now on",
+                    stacklevel=4,
+                )
 
     def close(self) -> None:
         """Let the writer drain the ring and exit, then finish the metadata."""
@@ -315,6 +388,8 @@ def _read_step(ring: Ring, position: int) -> tuple[int, tuple]:
         count = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
         raw = ring.data[body + offset : body + offset + count]
         arrays[key] = raw.view(np.dtype(dtype)).reshape(shape)
+    for key, recipe in layout.get("redraw", {}).items():
+        arrays[key] = redraw(recipe, extras)
     observation = {k: arrays[k] if k in arrays else extras[k] for k in layout["keys"]}
     return length, (observation, obs_time, action, action_time)
 
@@ -341,10 +416,10 @@ def _serve(ring: Ring, writer: SessionWriter, parent: int) -> None:
         if ring.capacity - position < 16 or marker == _WRAP:
             ring.counters[_TAIL] = tail + ring.capacity - position
             continue
-        length, step = _read_step(ring, position)
+        length = int(marker)
         if not ring.counters[_ERROR]:
-            try:
-                writer._write_step(*step)
+            try:  # a frame recipe that fails here is reported like a failed write
+                writer._write_step(*_read_step(ring, position)[1])
             except BaseException as e:  # noqa: BLE001 - reported to the robot's process
                 ring.set_error(f"{type(e).__name__}: {e}")
             ring.counters[_BYTES] = writer.bytes_written
