@@ -145,14 +145,14 @@ def encode_layout(
 ) -> tuple[bytes, list[int], int]:
     """The layout's JSON (keys, ``[key, dtype, shape, offset]`` per copied array and the recipe
     of each redrawn one), the arrays' offsets in the record's body and the body's size."""
-    keys, arrays, offsets, size, redraw = [], [], [], 0, {}
+    keys, arrays, offsets, size, recipes_used = [], [], [], 0, {}
     for entry in layout:
         if isinstance(entry, str):
             keys.append(entry)
             continue
         if len(entry) == 1:
             keys.append(entry[0])
-            redraw[entry[0]] = list((recipes or {})[entry[0]])
+            recipes_used[entry[0]] = list((recipes or {})[entry[0]])
             continue
         key, dtype, shape = entry
         keys.append(key)
@@ -160,7 +160,7 @@ def encode_layout(
         offsets.append(size)
         size += _aligned(int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize)
     text = json.dumps(
-        {"keys": keys, "arrays": arrays, "redraw": redraw}, separators=(",", ":")
+        {"keys": keys, "arrays": arrays, "redraw": recipes_used}, separators=(",", ":")
     ).encode()
     return text, offsets, size
 
