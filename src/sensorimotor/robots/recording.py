@@ -16,11 +16,11 @@ frame matters: creating a file costs ~1 ms on common filesystems, far more than 
 Crash safety: a step's frames are written before its line is appended, and a line is written with
 one ``write`` call, so after ``kill -9`` the session reads back up to the last complete step.
 
-Where frames are encoded (``RecordingRobot(writer=...)``): ``"process"`` (opt-in) hands each
-step to a writer process through shared memory (:mod:`sensorimotor.robots.writer_process`): the
-robot's step pays only a copy, and a ``kill -9`` of the robot's process loses at most the step in
-flight; ``"thread"`` (the default) encodes on a background thread of the robot's process; ``"sync"`` on the
-robot's own thread.
+Where frames are encoded (``RecordingRobot(writer=...)``): ``"process"`` (the default) hands
+each step to a writer process through shared memory (:mod:`sensorimotor.robots.writer_process`):
+the robot's step pays only a copy (nothing for frames the writer can draw again from the step's
+values), and a ``kill -9`` of the robot's process loses at most the step in flight; ``"thread"``
+encodes on a background thread of the robot's process; ``"sync"`` on the robot's own thread.
 """
 
 from __future__ import annotations
