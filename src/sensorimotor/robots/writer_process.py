@@ -85,6 +85,12 @@ def redraw(recipe: FrameRecipe, values: dict[str, Any]) -> np.ndarray:
     return np.asarray(_recipe_function(name)(values, **kwargs))
 
 
+#: Values JSON encodes as they are (no ``jsonable`` walk needed).
+_PLAIN = frozenset({int, float, str, bool, type(None)})
+#: ``json.dumps(..., separators=(",", ":"))`` without building an encoder on every call.
+_to_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _aligned(n: int) -> int:
     return (n + _ALIGN - 1) // _ALIGN * _ALIGN
 
@@ -136,8 +142,17 @@ def split_observation(
             arrays.append(value)
         else:
             layout.append(key)
-            extras[key] = jsonable(value)
+            extras[key] = value if type(value) in _PLAIN else jsonable(value)
     return tuple(layout), extras, arrays
+
+
+def _plain_action(action: Action | None) -> Any:
+    """``jsonable(action)``, without its walk for the usual flat dict of plain values."""
+    if type(action) is dict and all(
+        type(k) is str and type(v) in _PLAIN for k, v in action.items()
+    ):
+        return action
+    return jsonable(action)
 
 
 def encode_layout(
@@ -240,8 +255,8 @@ class ProcessSessionWriter:
         if layout != self._layout:  # the layout's JSON is made once, not every step
             self._layout, self._layout_json = layout, encode_layout(layout, self._recipes)
         layout_text, offsets, size = self._layout_json
-        step = (obs_time, jsonable(action), action_time, extras)
-        text = layout_text + b"\n" + json.dumps(step, separators=(",", ":")).encode()
+        step = (obs_time, _plain_action(action), action_time, extras)
+        text = layout_text + b"\n" + _to_json(step).encode()
         body = _aligned(16 + len(text))
         length = body + size
         start = self._reserve(ring, length)
