@@ -60,7 +60,7 @@ def heldout_quality(model, heldout: Path, config) -> dict:
     return {k: q[k] for k in keep if k in q}
 
 
-def grid(args, train: Path, heldout: Path, out: Path) -> list[dict]:
+def grid(args, train: Path, heldout: Path, out: Path, on_row=None) -> list[dict]:
     from sensorimotor.train.canvas import load_train_config, train_on_sessions
 
     rows = []
@@ -100,6 +100,8 @@ def grid(args, train: Path, heldout: Path, out: Path) -> list[dict]:
             }
         )
         print(json.dumps(rows[-1]), flush=True)
+        if on_row is not None:
+            on_row(rows)
     return rows
 
 
@@ -183,7 +185,9 @@ def main() -> None:
         print(json.dumps(report["staged"]), flush=True)
         save()
     if not args.skip_grid:
-        report["grid"] = grid(args, train, heldout, out)
+        report["grid"] = grid(
+            args, train, heldout, out, on_row=lambda rows: (report.update(grid=rows), save())
+        )
         report["grid_best"] = min(report["grid"], key=lambda r: r["mse"])
         report["grid_steps_total"] = sum(r["steps"] for r in report["grid"])
         report["grid_seconds_total"] = sum(r["seconds"] for r in report["grid"])
