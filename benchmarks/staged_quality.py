@@ -2,7 +2,7 @@
 
 python benchmarks/staged_quality.py OUT_DIR [--train-steps 600] [--grid 3e-4,1e-3,3e-3,1e-2]
     [--grid-steps 1500] [--multiplier 16] [--model canvas] [--augment roll_x,roll_y]
-    [--seam-fraction 0.5] [--skip-grid | --skip-staged] [--staged KEY=VALUE ...]
+    [--seam-fraction 0.5] [--skip-grid | --skip-staged] [--profile] [--staged KEY=VALUE ...]
 
 Records a toroidal-dot training session and a held-out one (another seed), trains ``canvas train``
 at every grid learning rate (the standard warm-up + cosine schedule) and ``canvas staged`` on the
@@ -20,7 +20,9 @@ training session's one dot row by heart and no run generalises to the held-out s
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import pstats
 import time
 from pathlib import Path
 
@@ -105,6 +107,29 @@ def grid(args, train: Path, heldout: Path, out: Path, on_row=None) -> list[dict]
     return rows
 
 
+#: (file suffix, function) -> the part of staged training's wall time it stands for.
+PARTS = {
+    "train steps (incl. compiles)": ("staged_train.py", "train_batch"),
+    "validation checks": ("staged_train.py", "check"),
+    "stage reports": ("staged_report.py", "write_stage_report"),
+    "final report": ("staged_report.py", "write_reports"),
+    "checkpoint saves": ("core/checkpoint.py", "save"),
+    "checkpoint restores": ("core/checkpoint.py", "restore"),
+    "optuna storage opens": ("sweep/storage.py", "open_storage"),
+    "reading sessions": ("staged_train.py", "load_stage_data"),
+}
+
+
+def wall_breakdown(profile: cProfile.Profile, seconds: float) -> dict:
+    """Cumulative seconds (and share of the wall time) of each part of :data:`PARTS`."""
+    stats = pstats.Stats(profile).stats
+    out = {}
+    for part, (suffix, name) in PARTS.items():
+        cum = sum(v[3] for k, v in stats.items() if k[2] == name and k[0].endswith(suffix))
+        out[part] = {"seconds": round(cum, 1), "share": round(cum / seconds, 3)}
+    return out
+
+
 def staged(args, train: Path, heldout: Path, out: Path) -> dict:
     from sensorimotor.train.canvas import load_staged_config, train_staged
     from sensorimotor.train.canvas.staged_train import build_model, load_stage_data, load_weights
@@ -122,7 +147,11 @@ def staged(args, train: Path, heldout: Path, out: Path) -> dict:
             *args.staged,
         ]
     )
-    result = train_staged(config)
+    if args.profile:
+        profile = cProfile.Profile()
+        result = profile.runcall(train_staged, config)
+    else:
+        result = train_staged(config)
     seconds = time.perf_counter() - t0
     progress = json.loads((result.run_dir / "run0" / "progress.json").read_text())
     last = progress["stages"][max(progress["stages"], key=int)]
@@ -151,7 +180,7 @@ def staged(args, train: Path, heldout: Path, out: Path) -> dict:
             for r in progress["stages"].values()
         ],
         **heldout_quality(model, heldout, config),
-    }
+    } | ({"profile": wall_breakdown(profile, seconds)} if args.profile else {})
 
 
 def main() -> None:
@@ -170,6 +199,9 @@ def main() -> None:
     p.add_argument("--staged", nargs="*", default=[], help="extra staged overrides")
     p.add_argument("--skip-grid", action="store_true")
     p.add_argument("--skip-staged", action="store_true")
+    p.add_argument(
+        "--profile", action="store_true", help="staged arm under cProfile: wall breakdown"
+    )
     args = p.parse_args()
     enable_compilation_cache()
     out = Path(args.out)
