@@ -34,7 +34,10 @@ def _wait_for(pattern_root, pattern, proc, timeout=240.0):
 
 def test_sigint_during_a_sweep_in_a_stage_then_resume(tmp_path, session):  # noqa: F811
     runs = tmp_path / "runs"
-    args = [*TINY, f"runs_root={runs}", "name=sig", "max_stages=2", "sweep.phase_a_steps=300"]
+    # Phase-A trials of 3 s each (the step budget is never reached): the SIGINT lands in one on a
+    # fast machine as on a slow one.
+    args = [*TINY, f"runs_root={runs}", "name=sig", "max_stages=2"]
+    args += ["sweep.phase_a_steps=100000", "sweep.phase_a_seconds=3"]
     command = [sys.executable, "-m", "sensorimotor", "canvas", "staged"]
     proc = subprocess.Popen(
         [*command, "--root-session", str(session), *args],

@@ -255,7 +255,7 @@ class Segment:
         deadline: float | None = None,
     ) -> str:
         """Train until ``steps`` (total), ``on_check`` says stop, or ``deadline`` passes;
-        returns ``"steps"``, the check's reason, or ``"time"``."""
+        returns ``"steps"``, the check's reason, or ``"time"`` (after a check of the last step)."""
         model, data = self.model, self.data
         batch = model.trainer.batch_size
         if self.probs is None and self.temperature:
@@ -270,5 +270,8 @@ class Segment:
                 if reason:
                     return reason
             if deadline is not None and time.monotonic() > deadline:
-                return "time"
+                # Score the weights the time budget stopped at (a short sweep trial whose first
+                # step compiled past its budget would otherwise end with no validation loss).
+                unscored = not self.checks or self.checks[-1].step != self.step
+                return (unscored and on_check(self.check())) or "time"
         return "steps"
