@@ -182,8 +182,14 @@ def _initial_weights(config: StagedConfig) -> Any:
 
 def _run_parallel(run: RunDir, config: StagedConfig) -> None:
     """Each chain in its own process (``--resume RUN_DIR only_run=N``); waits for all of them."""
+    from sensorimotor.train.sweep.storage import default_storage_url, open_storage
+
     logs = run.path / "logs"
     logs.mkdir(exist_ok=True)
+    # Create the sweeps' storage schema here, once: chains creating a fresh SQLite file at the
+    # same moment race on it (one fails with "UNIQUE constraint failed: alembic_version").
+    (run.path / "sweeps").mkdir(exist_ok=True)
+    open_storage(config.sweep.storage or default_storage_url(run.path / "sweeps"))
     procs = []
     try:
         for chain in range(config.runs_per_stage):

@@ -16,6 +16,7 @@ from sensorimotor.train.canvas.staged_config import StagedConfig
 from sensorimotor.train.canvas.staged_train import (
     Check,
     Segment,
+    StageData,
     build_model,
     host_state,
     load_stage_data,
@@ -48,14 +49,17 @@ def objective_spec(
     }
 
 
-def canvas_objective(spec: dict[str, Any]) -> Objective:
-    """The objective of one stage's sweep (data read once per worker)."""
+def canvas_objective(spec: dict[str, Any], data: StageData | None = None) -> Objective:
+    """The objective of one stage's sweep. Worker processes read the data once each; an in-process
+    sweep passes the stage's ``data`` (already in memory) instead of reading it again."""
     from sensorimotor.core.jaxcache import enable_compilation_cache
 
     enable_compilation_cache()
     config = config_from_dict(StagedConfig, spec["config"])
-    data = load_stage_data(config, spec["train"], spec["val"], spec["original"])
+    if data is None:
+        data = load_stage_data(config, spec["train"], spec["val"], spec["original"])
     start = load_weights(spec["start"])[0] if spec.get("start") else None
+    first: dict[str, Any] = {}  # the start weights' training-canvas losses, scored once
 
     def objective(trial: TrialSpec) -> TrialOutcome:
         model = build_model(config, data, trial.lr, trial.seed, start)
@@ -67,6 +71,14 @@ def canvas_objective(spec: dict[str, Any]) -> Objective:
             config.sampling_temperature,
             config.max_check_canvases,
         )
+        # Every trial starts from the same weights, so the first sampling weights are the same
+        # for all of them: score the training canvases for the first trial only.
+        if config.sampling_temperature and first:
+            segment.losses, segment.probs = first["losses"].copy(), first["probs"]
+        elif config.sampling_temperature:
+            segment.check()
+            segment.checks.clear()
+            first.update(losses=segment.losses.copy(), probs=segment.probs)
         best = {"loss": math.inf, "state": None}
         deadline = time.monotonic() + trial.seconds if trial.seconds else None
 

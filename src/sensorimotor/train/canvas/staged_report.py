@@ -51,6 +51,11 @@ def collect(run: RunDir, config: StagedConfig) -> list[dict[str, Any]]:
     return [read_progress(run.path, c) for c in range(config.runs_per_stage)]
 
 
+def _figures(run: RunDir) -> Path:
+    """Where finished stages' figures are kept once rendered (see :func:`_cached_figure`)."""
+    return run.path / "figures"
+
+
 def write_stage_report(
     run: RunDir, config: StagedConfig, plan: StagePlan, chain: int, progress: dict[str, Any]
 ) -> Path:
@@ -63,9 +68,9 @@ def write_stage_report(
         f"{result['best_hybrid']:.4g} at step {result['best_step']}, final lr {result['lr_final']:.3g}."
     )
     report.section("Training curves")
-    _curves(report, result)
+    _curves(report, result, _figures(run))
     report.section("LR sweeps")
-    _sweeps(report, [result])
+    _sweeps(report, [result], _figures(run))
     report.section("Evaluation statistics")
     _evaluation(report, [result])
     return report.write(run.path / f"run{chain}" / f"stage{plan.stage}_report.html")
@@ -91,13 +96,13 @@ def write_reports(
     report.table([_row(r) for r in results + baselines] or [{"stage": "none finished yet"}])
     report.section("Training curves")
     for r in results:
-        _curves(report, r)
+        _curves(report, r, _figures(run))
     report.section("Hybrid loss over the session")
     _hybrid(report, results)
     report.section("Loss timeline across stages")
     _timeline(report, [r for r in results if r["chain"] == 0])
     report.section("LR sweeps")
-    _sweeps(report, results)
+    _sweeps(report, results, _figures(run))
     report.section("Plateau-sweep history")
     rows = [_sweep_row(r, s) for r in results for s in r["sweeps"] if s["kind"] != "upfront"]
     report.table(rows or [{"plateau sweeps": "none triggered"}])
@@ -150,19 +155,49 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _curves(report: HtmlReport, r: dict[str, Any]) -> None:
+def _curves(report: HtmlReport, r: dict[str, Any], cache: Path | None = None) -> None:
     t = r["timeline"]
     if not t:
         report.text(f"stage {r['stage']}: no validation check yet")
         return
     x = [c["step"] for c in t]
-    report.line_plot(
-        {"train": (x, [c["train_loss"] for c in t]), "validation": (x, [c["val_loss"] for c in t])},
-        f"chain {r['chain']}, stage {r['stage']} (size {r['size']})",
-        "train step",
-        "masked-slot MSE",
-        logy=True,
-    )
+
+    def draw() -> Any:
+        from sensorimotor.train.report import new_figure
+
+        fig, ax = new_figure()
+        ax.plot(x, [c["train_loss"] for c in t], label="train", linewidth=1.2)
+        ax.plot(x, [c["val_loss"] for c in t], label="validation", linewidth=1.2)
+        ax.set(xlabel="train step", ylabel="masked-slot MSE", yscale="log")
+        ax.set_title(f"chain {r['chain']}, stage {r['stage']} (size {r['size']})")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        return fig
+
+    _cached_figure(report, cache, f"chain{r['chain']}_stage{r['stage']}_curves", draw)
+
+
+def _cached_figure(report: HtmlReport, cache: Path | None, key: str, draw: Any) -> None:
+    """Add the figure ``draw()`` makes, rendered once: a finished stage's figures never change, and
+    re-rendering every stage's figures for every report cost ~20 % of a small staged run's wall
+    time (matplotlib layout on a loaded CPU). ``cache`` holds ``<key>.png``; ``None`` = no cache."""
+    from PIL import Image
+
+    path = cache / f"{key}.png" if cache is not None else None
+    if path is not None and path.is_file():
+        with Image.open(path) as image:
+            report.image(np.asarray(image.convert("RGB")))
+        return
+    import matplotlib.pyplot as plt
+
+    fig = draw()
+    fig.canvas.draw()
+    array = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(array).save(path)
+    report.image(array)
 
 
 def _hybrid(report: HtmlReport, results: list[dict[str, Any]]) -> None:
@@ -217,7 +252,7 @@ def _sweep_row(r: dict[str, Any], s: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _sweeps(report: HtmlReport, results: list[dict[str, Any]]) -> None:
+def _sweeps(report: HtmlReport, results: list[dict[str, Any]], cache: Path | None = None) -> None:
     sweeps = [(r, s) for r in results for s in r["sweeps"]]
     if not sweeps:
         report.text("no sweeps ran")
@@ -230,7 +265,9 @@ def _sweeps(report: HtmlReport, results: list[dict[str, Any]]) -> None:
             if done:
                 fig_series[phase] = ([t["lr"] for t in done], [t["loss"] for t in done])
         if fig_series:
-            _scatter(report, fig_series, f"chain {r['chain']} stage {r['stage']} {s['kind']}")
+            key = f"chain{r['chain']}_stage{r['stage']}_sweep_{s['kind']}"
+            title = f"chain {r['chain']} stage {r['stage']} {s['kind']}"
+            _cached_figure(report, cache, key, lambda ser=fig_series, t=title: _scatter(ser, t))
         rows = [{"phase": "A", **t} for t in s["phase_a"]] + [
             {"phase": "B", **t} for t in s["phase_b"]
         ]
@@ -239,7 +276,7 @@ def _sweeps(report: HtmlReport, results: list[dict[str, Any]]) -> None:
             report.table(s["ranking"], caption="phase B ranking")
 
 
-def _scatter(report: HtmlReport, series: dict[str, tuple[list, list]], title: str) -> None:
+def _scatter(series: dict[str, tuple[list, list]], title: str) -> Any:
     from sensorimotor.train.report import new_figure
 
     fig, ax = new_figure(6, 3)
@@ -249,7 +286,7 @@ def _scatter(report: HtmlReport, series: dict[str, tuple[list, list]], title: st
     ax.set_title(title)
     ax.legend()
     ax.grid(alpha=0.3)
-    report.figure(fig)
+    return fig
 
 
 def _comparison(results: list[dict], baselines: list[dict]) -> list[dict[str, Any]]:

@@ -193,6 +193,7 @@ class StageRun:
                 self.run_path / "sweeps",
                 name=name,
                 fallback_lr=float(model.lr),
+                build=lambda _ref, spec: staged_objective.canvas_objective(spec, self.data),
             )
         except KeyboardInterrupt:
             if self.stop is None or not self.stop.stopped:

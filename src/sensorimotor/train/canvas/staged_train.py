@@ -72,9 +72,11 @@ def load_stage_data(
 
 
 class ConstantLRModel:
-    """Builds canvas world models whose learning rate is an *input* of the jitted train step (not a
-    constant traced into it), and keeps one per model shape, so every learning rate of a sweep and
-    every stage reuses one compiled step instead of compiling its own."""
+    """Builds canvas world models whose learning rate and augmentation seed are *inputs* of the
+    jitted train step (not constants traced into it), and keeps one per model shape, so every
+    learning rate and seed of a sweep and every stage reuse one compiled step instead of compiling
+    their own (with the shift augmentations on, a seed per stage and per phase-B trial used to
+    cost one XLA compile each)."""
 
     _cache: ClassVar[dict[str, Any]] = {}
 
@@ -90,23 +92,26 @@ class ConstantLRModel:
                 config_to_dict(trainer),
                 jsonable(data.space),
                 data.image_size,
-                seed if trainer.augment else 0,  # the augmentation key is traced into the step
             ],
             sort_keys=True,
         )
         if key not in cls._cache:
             cls._cache[key] = _model_class()(
-                canvas_model_config(config.model), trainer, data.space, data.image_size, seed=seed
+                canvas_model_config(config.model), trainer, data.space, data.image_size, seed=0
             )
-        return cls._cache[key]
+        model = cls._cache[key]
+        model.augment_seed = seed
+        return model
 
 
 def _model_class() -> type:
     from sensorimotor.core.numerics import check_finite
+    from sensorimotor.core.rng import derive_seed
     from sensorimotor.worldmodels.model import CanvasWorldModel
 
     class _Model(CanvasWorldModel):
         lr = 1.0
+        augment_seed = 0
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -116,10 +121,13 @@ def _model_class() -> type:
             self, canvases: Any, schedule_step: int | None = None, batch_info: str = ""
         ) -> tuple[dict[str, float], np.ndarray]:
             """One AdamW step at ``self.lr`` (see :meth:`CanvasWorldModel.train_batch`)."""
+            # The step argument only keys the augmentation (fold_in of a fixed key); mixing the
+            # seed into it gives each seed its own rolls without a compile per seed.
+            aug_step = derive_seed(self.augment_seed, "staged-augment", self.train_steps) % 2**31
             state, metrics, pred0 = self._train_step(
                 self.state,
                 canvases,
-                np.int32(self.train_steps),
+                np.int32(aug_step),
                 np.float32(self.lr),
                 self._require_normalizer(),
             )
@@ -247,7 +255,7 @@ class Segment:
         deadline: float | None = None,
     ) -> str:
         """Train until ``steps`` (total), ``on_check`` says stop, or ``deadline`` passes;
-        returns ``"steps"``, the check's reason, or ``"time"``."""
+        returns ``"steps"``, the check's reason, or ``"time"`` (after a check of the last step)."""
         model, data = self.model, self.data
         batch = model.trainer.batch_size
         if self.probs is None and self.temperature:
@@ -262,5 +270,8 @@ class Segment:
                 if reason:
                     return reason
             if deadline is not None and time.monotonic() > deadline:
-                return "time"
+                # Score the weights the time budget stopped at (a short sweep trial whose first
+                # step compiled past its budget would otherwise end with no validation loss).
+                unscored = not self.checks or self.checks[-1].step != self.step
+                return (unscored and on_check(self.check())) or "time"
         return "steps"
