@@ -32,7 +32,9 @@ def step_rate(variant: str, dtype: str, batch: int, image_size: int, repeat: int
         "images": rng.uniform(-1, 1, (batch, len(model.cameras), image_size, image_size, 3)).astype(
             np.float32
         ),
-        "tokens": encode_batch(["pick up the red brick with the left arm"] * batch, 48),
+        "tokens": encode_batch(
+            ["pick up the red brick with the left arm"] * batch, model.max_text_tokens
+        ),
         "state": rng.normal(size=(batch, model.state_dim)).astype(np.float32),
         "actions": rng.normal(size=(batch, model.horizon, model.action_dim)).astype(np.float32),
     }

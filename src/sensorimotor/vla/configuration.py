@@ -52,7 +52,7 @@ class VLAConfig:
     patch_size: int = 8
     image_size: int = 48
     cameras: tuple[str, ...] = ("workspace", "left_wrist_cam")
-    max_text_tokens: int = 48
+    max_text_tokens: int = 16
     state_dim: int = 12
     action_dim: int = 12
     horizon: int = 8
