@@ -50,6 +50,10 @@ def test_tokenizer_round_trip_and_errors() -> None:
             encode(bad, 32)  # type: ignore[arg-type]
     with pytest.raises(InstructionError, match="at most 8"):
         encode("a much longer instruction", 8)
+    # Task words are one token each; any other word falls back to its bytes and round-trips.
+    task = encode("pick up the red brick with the left arm", 16)
+    assert int((task != 0).sum()) == 11
+    assert decode(encode("Stack the teal brick, please", 40)) == "stack the teal brick, please"
 
 
 def _toy_batch(key: jax.Array, batch: int) -> dict[str, jax.Array]:
@@ -140,7 +144,7 @@ def test_bad_inputs_are_clear_errors() -> None:
 def test_mse_head_rejects_nothing_and_flow_needs_time() -> None:
     model = VLA(tiny_config(), rngs=nnx.Rngs(0))
     images = jnp.zeros((2, 2, 16, 16, 3))
-    tokens = jnp.tile(jnp.asarray(encode("pick", 48)), (2, 1))
+    tokens = jnp.tile(jnp.asarray(encode("pick", tiny_config().max_text_tokens)), (2, 1))
     with pytest.raises(ValueError, match="needs noisy_actions"):
         model(images, tokens, jnp.zeros((2, 12)))
     out = model(images, tokens, jnp.zeros((2, 12)), jnp.zeros((2, 4, 12)), jnp.ones(2))

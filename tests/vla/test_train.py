@@ -74,13 +74,15 @@ def test_grad_accumulation_and_mse_head_train(tiny_demos: Path, tmp_path: Path) 
 def test_eval_writes_summary_video_and_report(tiny_run: Path, capsys) -> None:
     code = main(
         ["vla", "eval", str(tiny_run), "--episodes", "1", "--videos", "1", "--tasks", "push_right"]
+        + ["--out", "eval_push"]  # a named folder: evaluations of one run can run side by side
     )
     assert code == 0
-    summary = json.loads((tiny_run / "eval" / "summary.json").read_text())
+    out = tiny_run / "eval_push"
+    summary = json.loads((out / "summary.json").read_text())
     assert set(summary["tasks"]) == {"push_right"}
     assert summary["tasks"]["push_right"]["expert_success"] == 1.0
-    assert (tiny_run / "eval" / "push_right_0.mp4").stat().st_size > 0
-    assert "Closed-loop success" in (tiny_run / "report.html").read_text()
+    assert (out / "push_right_0.mp4").stat().st_size > 0
+    assert "Closed-loop success" in (out / "report.html").read_text()
 
 
 @pytest.mark.parametrize(

@@ -50,6 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument(
         "--tasks", nargs="*", default=None, help="tasks to evaluate (default: the demos' tasks)"
     )
+    ev.add_argument(
+        "--out",
+        default="eval",
+        help="folder in the run for the summary, videos and report (default: %(default)s); "
+        "separate names let several evaluations of one run (e.g. one per task) run at once",
+    )
     ev.set_defaults(func=_eval)
 
 
@@ -88,6 +94,7 @@ def _eval(args: argparse.Namespace) -> int:
         videos=args.videos,
         seed=args.seed,
         tasks=args.tasks,
+        out=args.out,
     )
     print(json.dumps(summary, indent=2))
     return 0

@@ -121,9 +121,11 @@ def evaluate_run(
     seed: int = 0,
     tasks: list[str] | None = None,
     show_progress: bool = True,
+    out: str = "eval",
 ) -> dict[str, Any]:
     """Success rate per task of the run's policy and of the scripted expert on the same seeds;
-    writes ``eval/summary.json``, videos and ``report.html`` into the run directory."""
+    writes ``<out>/summary.json`` and videos into the run directory, and ``report.html`` (into
+    the run for the default ``out``, else into ``<out>/``)."""
     from sensorimotor.sim.brick_experts import EPISODE_STEPS, expert_plan
     from sensorimotor.sim.brick_tasks import BrickTaskEnv, sample_episode
     from sensorimotor.sim.render import Renderer, save_video
@@ -133,8 +135,8 @@ def evaluate_run(
     execute = execute or max(1, policy.cfg.model.horizon // 2)
     env = BrickTaskEnv(demos.control_hz)
     renderer = Renderer(env.model, demos.image_size, demos.image_size)
-    out = Path(run_dir) / "eval"
-    out.mkdir(exist_ok=True)
+    out_dir = Path(run_dir) / out
+    out_dir.mkdir(exist_ok=True)
     results: dict[str, Any] = {}
     bar = progress(len(tasks or demos.tasks) * episodes, desc="vla eval", enabled=show_progress)
     with bar:
@@ -153,7 +155,9 @@ def evaluate_run(
                 )
                 if frames:
                     save_video(
-                        _upscale(np.stack(frames)), out / f"{task}_{i}.mp4", fps=demos.control_hz
+                        _upscale(np.stack(frames)),
+                        out_dir / f"{task}_{i}.mp4",
+                        fps=demos.control_hz,
                     )
                 env.reset(episode)
                 plan, _ = expert_plan(env, episode)
@@ -174,8 +178,8 @@ def evaluate_run(
         "execute": execute,
         "tasks": results,
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    _report(run_dir, summary)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    _report(run_dir, summary, None if out == "eval" else out_dir / "report.html")
     return summary
 
 
@@ -183,7 +187,7 @@ def _upscale(frames: np.ndarray, factor: int = 4) -> np.ndarray:
     return frames.repeat(factor, axis=1).repeat(factor, axis=2)
 
 
-def _report(run_dir: str | Path, summary: dict[str, Any]) -> Path:
+def _report(run_dir: str | Path, summary: dict[str, Any], path: Path | None = None) -> Path:
     from sensorimotor.core.tracking import read_metrics
 
     run = RunDir.open(run_dir)
@@ -202,4 +206,4 @@ def _report(run_dir: str | Path, summary: dict[str, Any]) -> Path:
             series[key] = tuple(np.array(v) for v in zip(*points, strict=True))
     if series:
         report.section("Training").line_plot(series, xlabel="step", ylabel="loss")
-    return report.write(run.report_path)
+    return report.write(path or run.report_path)
