@@ -105,3 +105,8 @@ def test_seam_rolls_keep_the_slots_consistent_and_leave_still_canvases_uniform(t
     uniform = np.asarray(_model(tiny, 0.0)._roll_x_shifts(still, jax.random.key(5)))
     assert len(set(shifts.tolist())) > 10  # spread over the frame, not pinned to the edge
     assert shifts.shape == uniform.shape == (64,)
+
+
+def test_seam_frame_share_out_of_range_is_a_clear_error(tiny):
+    with pytest.raises(ValueError, match=r"seam_frame_share must be in \[0, 1\], got 1.5"):
+        tiny.trainer_config(seam_frame_share=1.5)
