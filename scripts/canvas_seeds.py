@@ -3,10 +3,11 @@ table of docs/worldmodels.md (one markdown row per seed).
 
     python scripts/canvas_seeds.py                      # seeds 0 1 2, runs under runs/seeds/
     python scripts/canvas_seeds.py --seeds 1 2 --root /tmp/seeds -- trainer.lr=2e-3
+    python scripts/canvas_seeds.py --jobs 3             # the three runs side by side
 
 Each run is a fresh process with the default config (plus the overrides after ``--``); a seed whose
-run folder already has a ``summary.json`` is read, not re-run. Seeds run in sequence because the
-runs use every core.
+run folder already has a ``summary.json`` is read, not re-run. Seeds run in sequence by default
+(each run uses every core; side by side, each run's wall time is that of a shared machine).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
@@ -29,9 +31,14 @@ def run_seed(seed: int, root: Path, overrides: list[str]) -> dict:
         start = time.perf_counter()
         command = [sys.executable, "-m", "sensorimotor", "run", f"seed={seed}"]
         command += [f"runs_root={root}", f"name=seed-{seed}", "progress=false", *overrides]
-        subprocess.run(command, check=True)
+        process = subprocess.Popen(command)
+        _, status, usage = os.wait4(process.pid, 0)  # the run's own CPU time (user + sys)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            raise subprocess.CalledProcessError(process.returncode, command)
         extra = {
             "wall_s": time.perf_counter() - start,
+            "cpu_s": usage.ru_utime + usage.ru_stime,
             "load": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         }
         (folder / "seed_run.json").write_text(json.dumps(extra))
@@ -45,7 +52,10 @@ def row(seed: int, s: dict) -> str:
     """One markdown table row."""
     q = s["quality"]
     wall = (
-        f"{s['wall_s'] / 60:.1f} min, load {s['load'][0]}–{s['load'][1]}" if "wall_s" in s else ""
+        f"{s['wall_s'] / 60:.1f} min (CPU {s['cpu_s'] / 60:.1f} min), "
+        f"load {s['load'][0]}–{s['load'][1]}"
+        if "cpu_s" in s
+        else ""
     )
     return (
         f"| {seed} | {q['heldout']} | {q['mse']:.2e} vs {q['mse_baseline']:.2e} "
@@ -59,9 +69,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--root", type=Path, default=Path("runs/seeds"))
+    parser.add_argument("--jobs", type=int, default=1, help="runs side by side (default 1)")
     parser.add_argument("overrides", nargs="*", help="config overrides for every run")
     args = parser.parse_args()
-    rows = [row(seed, run_seed(seed, args.root, args.overrides)) for seed in args.seeds]
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        summaries = list(pool.map(lambda s: run_seed(s, args.root, args.overrides), args.seeds))
+    rows = [row(seed, summary) for seed, summary in zip(args.seeds, summaries, strict=True)]
     print(
         "| seed | held-out canvases | masked-slot MSE (ratio) | position error, mean (median) "
         "| counterfactual accuracy | time |"

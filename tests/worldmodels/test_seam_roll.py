@@ -1,5 +1,6 @@
-"""Seam rolls (``trainer.seam_fraction``): x rolls that bring a move to the frame edge, so the move
-that wraps around it is common in training."""
+"""Seam rolls (``trainer.seam_fraction``, ``trainer.seam_frame_share``): x rolls that bring a move
+onto a patch-column edge (the frame edge or an inner one), so moves that cross each edge, the one
+that wraps around included, are common in training."""
 
 import jax
 import numpy as np
@@ -12,8 +13,10 @@ from sensorimotor.worldmodels.quality import bright_centroid
 ACTIONS = [{"action": 0}, {"action": 1}]
 
 
-def _model(tiny, seam_fraction: float) -> CanvasWorldModel:
-    trainer = tiny.trainer_config(augment=["roll_x"], seam_fraction=seam_fraction)
+def _model(tiny, seam_fraction: float, frame_share: float = 1.0) -> CanvasWorldModel:
+    trainer = tiny.trainer_config(
+        augment=["roll_x"], seam_fraction=seam_fraction, seam_frame_share=frame_share
+    )
     return CanvasWorldModel(tiny.model_config(frame_size=[32, 32]), trainer, ACTIONS, (32, 32))
 
 
@@ -45,6 +48,41 @@ def test_seam_rolls_make_the_wrap_around_move_common(tiny, seed):
     assert _wrap_fraction(seam, canvases, seed) > 0.35
 
 
+def _crossed_edges(model: CanvasWorldModel, canvases: np.ndarray, seed: int) -> np.ndarray:
+    """Per augmented canvas, the patch column the move enters, or -1 when it stays in its column."""
+    out = np.asarray(model._augment(canvases, jax.random.key(seed)))
+    patch = model.layout.patch_size
+    before = bright_centroid(model.layout.slot(out, 1).astype(np.float32) / 255)[:, 1]
+    after = bright_centroid(model.layout.target(out).astype(np.float32) / 255)[:, 1]
+    a, b = np.floor(after / patch).astype(int), np.floor(before / patch).astype(int)
+    return np.where(a != b, a, -1)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_seam_rolls_share_the_moves_between_the_frame_edge_and_the_inner_patch_edges(tiny, seed):
+    # Patch 8 on the 32 px frame: 4 patch columns, as the default's patch 14 on 56 px.
+    def model(fraction: float, share: float = 1.0) -> CanvasWorldModel:
+        trainer = tiny.trainer_config(
+            augment=["roll_x"], seam_fraction=fraction, seam_frame_share=share
+        )
+        config = tiny.model_config(frame_size=[32, 32], patch_size=8, separator_width=8)
+        return CanvasWorldModel(config, trainer, ACTIONS, (32, 32))
+
+    canvases = _moves(model(0.0), 1024, x0=8)
+    # Uniform rolls: the 5 px move crosses one of the 4 edges 5 times in 8, each edge ~1 in 6.
+    uniform = _crossed_edges(model(0.0), canvases, seed)
+    assert 0.5 < (uniform >= 0).mean() < 0.75
+    # Every aimed roll centres the move on an edge, so (nearly) every move crosses one: half of
+    # them the frame edge (into column 0), the rest spread evenly over the 3 inner edges.
+    entered = _crossed_edges(model(1.0, share=0.5), canvases, seed)
+    assert (entered >= 0).mean() > 0.95
+    assert 0.4 < (entered == 0).mean() < 0.6
+    for column in (1, 2, 3):
+        assert 0.12 < (entered == column).mean() < 0.22
+    # Frame share 1: the frame edge only, as the first seam rolls did.
+    assert (_crossed_edges(model(1.0, share=1.0), canvases, seed) == 0).mean() > 0.9
+
+
 def test_seam_rolls_keep_the_slots_consistent_and_leave_still_canvases_uniform(tiny):
     model = _model(tiny, 1.0)
     canvases = _moves(model, 64, x0=8)
@@ -67,3 +105,8 @@ def test_seam_rolls_keep_the_slots_consistent_and_leave_still_canvases_uniform(t
     uniform = np.asarray(_model(tiny, 0.0)._roll_x_shifts(still, jax.random.key(5)))
     assert len(set(shifts.tolist())) > 10  # spread over the frame, not pinned to the edge
     assert shifts.shape == uniform.shape == (64,)
+
+
+def test_seam_frame_share_out_of_range_is_a_clear_error(tiny):
+    with pytest.raises(ValueError, match=r"seam_frame_share must be in \[0, 1\], got 1.5"):
+        tiny.trainer_config(seam_frame_share=1.5)

@@ -81,9 +81,11 @@ class CanvasTrainerConfig:
     normalizer_frames: int = 16  # frames seen before the input z-score is fitted, training starts
     skip_threshold: float = 1e-4  # no train step while the last prediction's MSE is below it
     augment: list[str] = field(default_factory=list)  # "roll_x", "roll_y" (shift every slot alike)
-    # roll_x: canvases whose x roll brings what changed into the target next to the frame edge
-    # (where a move wraps around); 0 = every roll uniform. See docs/worldmodels.md.
+    # roll_x: canvases whose x roll brings what changed into the target onto a patch-column edge;
+    # 0 = every roll uniform. seam_frame_share of those aim at the frame edge (where a move wraps
+    # around), the rest at the frame's inner patch-column edges alike. See docs/worldmodels.md.
     seam_fraction: float = 0.0
+    seam_frame_share: float = 1.0
     eval_batch_size: int = 64
     log_every: int = 10  # iterations per metrics line
     eval_every: int | None = 1000  # iterations between held-out evaluations; null = at the end only
@@ -101,6 +103,8 @@ class CanvasTrainerConfig:
             raise ValueError(f"switch_fraction must be in [0, 1], got {self.switch_fraction}")
         if not 0 <= self.seam_fraction <= 1:
             raise ValueError(f"seam_fraction must be in [0, 1], got {self.seam_fraction}")
+        if not 0 <= self.seam_frame_share <= 1:
+            raise ValueError(f"seam_frame_share must be in [0, 1], got {self.seam_frame_share}")
         if self.normalizer_frames < 1:
             raise ValueError(f"normalizer_frames must be >= 1, got {self.normalizer_frames}")
         if self.normalizer_frames > self.history:

@@ -260,20 +260,26 @@ class CanvasWorldModel(OnlineLoop):
 
     def _roll_x_shifts(self, canvases: jax.Array, key: jax.Array) -> jax.Array:
         """``(B,)`` x rolls: uniform in ``[0, frame_width)``, except for a ``trainer.seam_fraction``
-        of the canvases whose target differs from the last context frame: their roll puts a
-        changed column (drawn in proportion to the change) within half a patch of the frame edge.
+        of the canvases whose target differs from the last context frame: their roll puts the
+        centre of the change (circular mean of the changed columns) within a quarter patch of a
+        patch-column edge: the frame edge for a ``trainer.seam_frame_share`` of them, else one of
+        the frame's inner patch-column edges, drawn uniformly.
 
-        Why: every roll is an equally valid world, but the patch grid breaks the torus at the
-        frame edge, so content that crosses it (a move that wraps around) is a relation the model
-        must learn separately. Uniform rolls make that case rare (~1 move in 8 for the toroidal
-        dot) and the model settles for predicting no dot there; seam rolls make it common.
+        Why: every roll is an equally valid world, but the patch grid breaks it into columns, so
+        content that crosses from one patch column to the next (and, across the frame edge, from
+        the last to the first: the move that wraps around) is a relation the model learns per
+        edge. Uniform rolls give each edge of the toroidal dot's 4-column frame ~1 move in 8;
+        aiming at the frame edge alone made the wrap common but halved the inner edges, which some
+        seeds then had not learned after 3000 iterations. The wrap keeps the larger share: it
+        links the last patch column to the first, whose position embeddings have nothing in
+        common, while an inner edge links neighbours (uniform rolls learned those, not the wrap).
         """
         b = canvases.shape[0]
         fw = self.layout.frame_width
         fraction = self.trainer.seam_fraction
         if not fraction:
             return jax.random.randint(key, (b, 1), 0, fw)[:, 0]
-        k_uniform, k_col, k_at, k_use = jax.random.split(key, 4)
+        k_uniform, k_edge, k_frame, k_at, k_use = jax.random.split(key, 5)
         uniform = jax.random.randint(k_uniform, (b,), 0, fw)
         last = self.layout.slot_start(self.layout.slots - 2)
         target = self.layout.target_start
@@ -281,10 +287,15 @@ class CanvasWorldModel(OnlineLoop):
             canvases[:, :, target : target + fw].astype(jnp.float32)
             - canvases[:, :, last : last + fw].astype(jnp.float32)
         ).sum(axis=(1, 3))  # (B, fw)
-        column = jax.random.categorical(k_col, jnp.log(change + 1e-6), axis=-1)
-        band = max(1, min(self.layout.patch_size, fw) // 2)
-        at = jax.random.randint(k_at, (b,), -band, band)  # where the column lands, around x=0
-        seam = (at - column) % fw
+        angle = 2 * jnp.pi * (jnp.arange(fw) + 0.5) / fw
+        centre = jnp.arctan2(change @ jnp.sin(angle), change @ jnp.cos(angle)) * fw / (2 * jnp.pi)
+        patch = min(self.layout.patch_size, fw)
+        inner = jax.random.randint(k_edge, (b,), 1, max(2, fw // patch)) * patch
+        frame = jax.random.uniform(k_frame, (b,)) < self.trainer.seam_frame_share
+        edge = jnp.where(frame | (fw // patch < 2), 0, inner)
+        band = max(1, patch // 4)
+        at = edge + jax.random.randint(k_at, (b,), -band, band + 1)  # where the centre lands
+        seam = jnp.round(at - centre).astype(jnp.int32) % fw
         use = (jax.random.uniform(k_use, (b,)) < fraction) & (change.sum(axis=1) > 0)
         return jnp.where(use, seam, uniform)
 

@@ -52,7 +52,7 @@ class CanvasRunConfig:
     model: WorldModelConfig = field(default_factory=CanvasModelConfig)
     trainer: CanvasTrainerConfig = field(default_factory=CanvasTrainerConfig)
     validation: CanvasValidationConfig = field(default_factory=CanvasValidationConfig)
-    steps: int | None = 3000  # online iterations; null = until Ctrl-C
+    steps: int | None = 3500  # online iterations; null = until Ctrl-C
     seed: int = 0
     runs_root: str = "runs"
     name: str | None = None  # run folder name; null = run-<date>-<time>
