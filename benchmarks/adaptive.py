@@ -7,7 +7,7 @@ Rows (``sensorimotor run model=adaptive``'s model on the 224x224 toroidal dot):
 - ``gated``: an iteration whose frame is not reconstructed well enough: one MAE step, the robot
   waits (``reconstruction_threshold=0``);
 - ``predictor-training``: the robot acts and level 1 trains on every fresh sample
-  (``reconstruction_threshold=1``, ``prediction_threshold=0``);
+  (``reconstruction_threshold=1e9``, ``prediction_threshold=0``);
 - ``acting``: the robot acts and nothing trains (``prediction_threshold=inf``): reconstruction
   check, scoring every action by the ensemble, execution.
 
@@ -53,7 +53,7 @@ def iteration_ms(batch: int, steps: int, warmup: int, **overrides: Any) -> float
 def predictor_step_row(batch: int, repeat: int, peak: float) -> dict[str, Any]:
     import jax
 
-    robot, model = make_model(batch, reconstruction_threshold=1.0, prediction_threshold=0.0)
+    robot, model = make_model(batch, reconstruction_threshold=1e9, prediction_threshold=0.0)
     for _ in range(6):
         model.step(robot)
     level = model.levels[0]
@@ -98,7 +98,7 @@ def main() -> None:
         {
             "iteration": "predictor-training",
             "ms": iteration_ms(
-                args.batch, steps, 6, reconstruction_threshold=1.0, prediction_threshold=0.0
+                args.batch, steps, 6, reconstruction_threshold=1e9, prediction_threshold=0.0
             ),
         }
     )
@@ -109,7 +109,7 @@ def main() -> None:
                 args.batch,
                 steps,
                 6,
-                reconstruction_threshold=1.0,
+                reconstruction_threshold=1e9,
                 prediction_threshold=float("inf"),
             ),
         }

@@ -225,11 +225,12 @@ class _Driver:
         kind = "gated" if info.gated else "acting"
         values: dict[str, float] = {
             "gated_fraction": float(info.gated),
-            "recon_error": info.recon_error,
             "iteration_ms": 1e3 * info.seconds,
             f"iteration_ms_{kind}": 1e3 * info.seconds,
             **info.extra,
         }
+        if info.recon_error is not None:  # None during the normaliser's warm-up
+            values["recon_error"] = info.recon_error
         if info.pred_error is not None:
             values["pred_error"] = info.pred_error
         if info.gated:

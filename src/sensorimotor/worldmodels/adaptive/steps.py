@@ -8,7 +8,11 @@
   prediction + ``latent_weight`` x latent loss (every ensemble head) + ``action_weight`` x action
   classification from (predicted - previous) frame;
 - :meth:`AdaptiveSteps.predict`: predicted next frames, ensemble variance and (on request) the
-  predictor's attention; :meth:`AdaptiveSteps.reconstruction_error`: the gate's number.
+  predictor's attention; :meth:`AdaptiveSteps.reconstruction_error`: the gate's number (MSE and
+  MSE relative to the frame's variance).
+
+Every step takes the input :class:`~sensorimotor.core.normalize.Normalizer` (per-channel z-score)
+that turns pixels in [0, 1] into network inputs; targets stay pixels in [0, 1].
 
 Metrics include per-component gradient norms (global and median over sublayers), the 95th
 percentile update-to-weight ratio, and the share of the gradient that reaches the action pathway.
@@ -23,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from sensorimotor.core.normalize import Normalizer
 from sensorimotor.learners.state import TrainState
 from sensorimotor.nn.vit import patchify, per_patch_mse, random_ratio_mask, unpatchify
 from sensorimotor.worldmodels.adaptive.config import AdaptiveModelConfig
@@ -104,41 +109,49 @@ class AdaptiveSteps:
         per_patch = (w * (pred - target) ** 2).sum(-1) / w.sum(-1)
         return per_patch
 
-    def _recon_loss(self, mae: Any, frames: jax.Array, key: jax.Array) -> jax.Array:
+    def _recon_loss(
+        self, mae: Any, norm: Normalizer, frames: jax.Array, key: jax.Array
+    ) -> jax.Array:
         """MAE loss on the masked patches (random ratio) + the error of autoencoding the whole
         frame, which is what the gate measures and what the decoder does with predicted latents."""
         n = self.grid[0] * self.grid[1]
         lo, hi = self.config.mask_ratio
         mask, keep = random_ratio_mask(key, frames.shape[0], n, lo, hi)
-        out = mae(to_inputs(frames), mask, keep=keep)
+        out = mae(to_inputs(frames, norm), mask, keep=keep)
         per_patch = self._weighted_mse(frames, out.pred)
         masked = (per_patch * mask).sum() / jnp.maximum(mask.sum(), 1)
-        whole = decode_latents(mae, encode_frames(mae, frames), self.grid)
+        whole = decode_latents(mae, encode_frames(mae, frames, norm), self.grid)
         return masked + self._weighted_mse(frames, whole).mean()
 
     def _mae_step(
-        self, state: TrainState, frames: jax.Array, key: jax.Array
+        self, state: TrainState, norm: Normalizer, frames: jax.Array, key: jax.Array
     ) -> tuple[TrainState, dict[str, jax.Array]]:
         frames = frames.astype(jnp.float32) / 255.0
-        loss, grads = jax.value_and_grad(lambda p: self._recon_loss(state.module(p), frames, key))(
-            state.params
-        )
+        loss, grads = jax.value_and_grad(
+            lambda p: self._recon_loss(state.module(p), norm, frames, key)
+        )(state.params)
         new = state.apply_gradients(grads)
         norm = optax.tree.norm(grads)
         new = _keep_if_finite(jnp.isfinite(loss) & jnp.isfinite(norm), new, state)
         return new, {"recon_loss": loss, "grad_norm/mae": norm}
 
-    def _reconstruction_error(self, mae_state: TrainState, frames: jax.Array) -> jax.Array:
-        """Per-frame MSE of decode(encode(frame)) for uint8 frames ``(B, h, w, 3)``."""
+    def _reconstruction_error(
+        self, mae_state: TrainState, norm: Normalizer, frames: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        """Per-frame MSE of decode(encode(frame)) for uint8 frames ``(B, h, w, 3)``, and that MSE
+        relative to the frame's own variance (the error of predicting its mean colour)."""
         mae = mae_state.module()
         frames = frames.astype(jnp.float32) / 255.0
-        patches = decode_latents(mae, encode_frames(mae, frames), self.grid)
-        return per_patch_mse(frames, patches, self.patch).mean(axis=1)
+        patches = decode_latents(mae, encode_frames(mae, frames, norm), self.grid)
+        mse = per_patch_mse(frames, patches, self.patch).mean(axis=1)
+        variance = ((frames - frames.mean(axis=(1, 2), keepdims=True)) ** 2).mean(axis=(1, 2, 3))
+        return mse, mse / jnp.maximum(variance, 1e-8)
 
     # --- one level's predictor ------------------------------------------------------------------
     def _forward(
         self,
         mae: Any,
+        norm: Normalizer,
         nets: Any,
         context: jax.Array,
         actions: jax.Array,
@@ -147,9 +160,9 @@ class AdaptiveSteps:
         b, h = context.shape[:2]
         # The encoder learns through the newest context frame (the one the delta is added to);
         # the older ones are encoded without gradient, which keeps the step affordable on a CPU.
-        older = encode_frames(mae, context[:, :-1].reshape(b * (h - 1), *context.shape[2:]))
+        older = encode_frames(mae, context[:, :-1].reshape(b * (h - 1), *context.shape[2:]), norm)
         older = jax.lax.stop_gradient(older.reshape(b, h - 1, *older.shape[1:]))
-        newest = encode_frames(mae, context[:, -1])
+        newest = encode_frames(mae, context[:, -1], norm)
         z = jnp.concatenate([older, newest[:, None]], axis=1)
         out = nets.predictor(z, actions, return_attention=attention)
         patches = decode_latents(mae, out.mean, self.grid)
@@ -159,6 +172,7 @@ class AdaptiveSteps:
     def _predictor_step(
         self,
         mae_state: TrainState,
+        norm: Normalizer,
         level_state: TrainState,
         batch: dict[str, jax.Array],
         key: jax.Array,
@@ -174,9 +188,9 @@ class AdaptiveSteps:
         def loss_fn(mae_p: Any, level_p: Any) -> tuple[jax.Array, dict[str, jax.Array]]:
             mae = mae_state.module(mae_p if train_mae else jax.lax.stop_gradient(mae_p))
             nets = level_state.module(level_p)
-            recon = self._recon_loss(mae, target, key) if train_mae else jnp.zeros(())
-            z_target = jax.lax.stop_gradient(encode_frames(mae, target))
-            out, patches, frames = self._forward(mae, nets, context, actions)
+            recon = self._recon_loss(mae, norm, target, key) if train_mae else jnp.zeros(())
+            z_target = jax.lax.stop_gradient(encode_frames(mae, target, norm))
+            out, patches, frames = self._forward(mae, norm, nets, context, actions)
             latent = ((out.heads - z_target[:, None]) ** 2).mean()
             target_patches = patchify(target, self.patch)
             patch = self._weighted_mse(target, patches).mean()
@@ -237,6 +251,7 @@ class AdaptiveSteps:
     def _predict(
         self,
         mae_state: TrainState,
+        norm: Normalizer,
         level_state: TrainState,
         context: jax.Array,
         actions: jax.Array,
@@ -246,7 +261,7 @@ class AdaptiveSteps:
         (on request) the per-layer attention, from uint8 ``context (B, H, h, w, 3)``."""
         mae, nets = mae_state.module(), level_state.module()
         out, _, frames = self._forward(
-            mae, nets, context.astype(jnp.float32) / 255.0, actions, return_attention
+            mae, norm, nets, context.astype(jnp.float32) / 255.0, actions, return_attention
         )
         result = {
             "frames": jnp.clip(frames, 0.0, 1.0),
