@@ -46,6 +46,9 @@ class AdaptiveModelConfig(WorldModelConfig):
     patch_weight: float = 0.2
     latent_weight: float = 0.8
     action_weight: float = 1.0
+    # Factor on the gradient the predictor's losses send into the MAE (which trains jointly on its
+    # reconstruction): unscaled they are 5-40x larger and undo the reconstruction.
+    encoder_grad_scale: float = 0.01
     bright_weight: float = 20.0  # pixel weight 1 + bright_weight * brightness in the pixel losses
     # --- the online loop
     # Reconstruction MSE / the frame's variance under which the robot acts: relative, so one
@@ -99,6 +102,7 @@ class AdaptiveModelConfig(WorldModelConfig):
             "patch_weight",
             "latent_weight",
             "action_weight",
+            "encoder_grad_scale",
             "reconstruction_threshold",
             "prediction_threshold",
         ):
