@@ -114,7 +114,7 @@ class AdaptiveWorldModel:
             self.mae_config, rngs=nnx.Rngs(derive_seed(seed, "adaptive", "mae"))
         )
         self.mae = TrainState.create(mae, self._optimizer())
-        self.steps = AdaptiveSteps(config, self.frame_shape[:2], self.grid)
+        self.steps = AdaptiveSteps(config, self.frame_shape[:2], self.grid, tuple(trainer.augment))
         self.history = AdaptiveHistory(trainer.history, self.frame_shape, self.normalizer.dim)
         self.levels: list[Level] = []
         self.add_level()
