@@ -47,7 +47,7 @@ def train(
     import jax  # noqa: F401 - loaded before the run dir records the devices
 
     from sensorimotor.core.tracking import Tracker
-    from sensorimotor.train.canvas.online import _validation_data, record_training_session
+    from sensorimotor.train.canvas.online import record_training_session, validation_data
 
     enable_compilation_cache()
     if not isinstance(config.model, AdaptiveModelConfig):
@@ -76,7 +76,7 @@ def train(
             run = RunDir.create(config.runs_root, config.name, "run", config, config.seed)
         checkpoints = RunCheckpoints(run, keep=config.trainer.keep_checkpoints)
         validation = (
-            _validation_data(config, run, model, image_size) if model.actions is not None else None
+            validation_data(config, run, model, image_size) if model.actions is not None else None
         )
         restored = checkpoints.restore_latest() if resume is not None else None
         if restored is not None:
