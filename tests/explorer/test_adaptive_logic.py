@@ -22,7 +22,7 @@ def explorer(tmp_path_factory):
             "robot.height=16",
             "robot.dot_radius=2",
             "robot.move_pixels=5",
-            "model.reconstruction_threshold=1.0",
+            "model.reconstruction_threshold=1e9",
             "steps=6",
             "validation.steps=12",
             "progress=false",

@@ -21,7 +21,7 @@ TINY = [
     "robot.height=16",
     "robot.dot_radius=2",
     "robot.move_pixels=5",
-    "model.reconstruction_threshold=0.05",
+    "model.reconstruction_threshold=0.5",
     "progress=false",
     "record=false",
 ]
@@ -54,7 +54,7 @@ def test_resume_from_the_backup_of_a_damaged_checkpoint_is_exact(tmp_path):
         f"runs_root={tmp_path}",
         "validation.steps=0",
         "trainer.checkpoint_every=3",
-        "model.reconstruction_threshold=1.0",  # always acting (gating: tests/worldmodels)
+        "model.reconstruction_threshold=1e9",  # always acting (gating: tests/worldmodels)
     ]
     straight = run_adaptive(load_any_run_config([*args, "steps=9", "name=straight"]))
     stopped = run_adaptive(
@@ -90,7 +90,7 @@ def test_cli_run_writes_metrics_quality_and_report(tmp_path):
             "steps=10",
             "validation.steps=24",
             "validation.max_canvases=12",
-            "model.reconstruction_threshold=1.0",
+            "model.reconstruction_threshold=1e9",
         ]
     )
     assert code == 0

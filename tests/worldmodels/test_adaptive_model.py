@@ -30,7 +30,7 @@ def tiny_config(**overrides) -> AdaptiveModelConfig:
 def tiny_model(seed=0, **overrides):
     robot = ToroidalDotRobot(seed=seed, **TINY_ROBOT)
     trainer = CanvasTrainerConfig(
-        lr=3e-3, warmup_steps=2, batch_size=4, history=64, normalizer_frames=4
+        lr=3e-3, warmup_steps=2, batch_size=4, history=64, normalizer_frames=1
     )
     return robot, AdaptiveWorldModel(
         tiny_config(**overrides), trainer, robot.action_space, (16, 16), seed=seed
@@ -44,7 +44,7 @@ def test_the_robot_waits_while_it_cannot_see_and_acts_once_it_can():
         assert info.gated and info.action is None
     assert model.robot_steps == 0 and model.mae_steps == 4
     assert model.history.count == 1  # the robot waited: one moment, looked at four times
-    robot, model = tiny_model(reconstruction_threshold=1.0)  # always good enough
+    robot, model = tiny_model(reconstruction_threshold=1e9)  # always good enough
     x0 = robot.x
     infos = [model.step(robot) for _ in range(6)]
     assert not any(i.gated for i in infos) and model.robot_steps == 6 and model.mae_steps == 0
@@ -54,8 +54,37 @@ def test_the_robot_waits_while_it_cannot_see_and_acts_once_it_can():
     assert model.levels[0].train_steps > 0  # predictions above the threshold were trained on
 
 
+def test_inputs_are_z_scored_after_a_warm_up_and_the_gate_is_relative_to_the_frame_variance():
+    robot = ToroidalDotRobot(seed=0, **TINY_ROBOT)
+    trainer = CanvasTrainerConfig(lr=3e-3, warmup_steps=2, batch_size=4, history=64)
+    trainer.normalizer_frames = 3
+    model = AdaptiveWorldModel(
+        tiny_config(reconstruction_threshold=0.0), trainer, robot.action_space, (16, 16)
+    )
+    warm = [model.step(robot) for _ in range(2)]  # the robot acts, nothing trains
+    assert [i.gated for i in warm] == [False, False] and model.input_norm is None
+    assert all(i.recon_error is None for i in warm) and model.mae_steps == 0
+    assert model.levels[0].train_steps == 0
+    info = model.step(robot)  # the third frame: fit the z-score, then gate (threshold 0)
+    assert info.gated and model.mae_steps == 1
+    frames = model.history.frames[:3].reshape(-1, 3) / 255.0
+    np.testing.assert_allclose(model.input_norm.shift, frames.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(model.input_norm.scale, frames.std(0), rtol=1e-4)
+    # The gate's number: reconstruction MSE over the frame's own variance.
+    frame = model.history.frames[2]
+    mse, relative = model.reconstruction_error(frame[None])
+    variance = ((frame / 255.0 - (frame / 255.0).mean(axis=(0, 1))) ** 2).mean()
+    assert relative[0] == pytest.approx(mse[0] / variance, rel=1e-4)
+    assert info.recon_error == pytest.approx(mse[0], rel=1e-4)
+    # The z-score travels with the checkpoint.
+    _, fresh = tiny_model()
+    fresh.load_state_dict(model.state_dict())
+    np.testing.assert_array_equal(fresh.input_norm.shift, model.input_norm.shift)
+    np.testing.assert_array_equal(fresh.input_norm.scale, model.input_norm.scale)
+
+
 def test_uncertainty_picks_the_action_the_heads_disagree_on():
-    robot, model = tiny_model(reconstruction_threshold=1.0)
+    robot, model = tiny_model(reconstruction_threshold=1e9)
     for _ in range(4):
         model.step(robot)
     scores = {"variance": np.asarray([0.1, 0.3]), "frames": np.zeros((2, 16, 16, 3))}
@@ -65,12 +94,12 @@ def test_uncertainty_picks_the_action_the_heads_disagree_on():
 
 
 def test_the_state_dict_round_trips_every_level():
-    robot, model = tiny_model(reconstruction_threshold=1.0)
+    robot, model = tiny_model(reconstruction_threshold=1e9)
     for _ in range(5):
         model.step(robot)
     model.add_level()
     state = model.state_dict()
-    _, fresh = tiny_model(reconstruction_threshold=1.0)
+    _, fresh = tiny_model(reconstruction_threshold=1e9)
     fresh.load_state_dict(state)
     assert len(fresh.levels) == 2 and fresh.iteration == 5 and fresh.history.count == 5
     assert fresh.levels[1].state.params["predictor"]["action_mlp1"]["kernel"].shape[0] == 2
@@ -95,7 +124,7 @@ def heldout(robot, steps=40, seed=1):
 
 
 def test_the_shuffle_test_fails_for_a_model_that_ignores_its_actions():
-    robot, model = tiny_model(reconstruction_threshold=1.0)
+    robot, model = tiny_model(reconstruction_threshold=1e9)
     nets = model.levels[0].state.module()
     p = nets.predictor
     # Cut every route of the action into the prediction: the embedding's output and FiLM.
@@ -106,6 +135,7 @@ def test_the_shuffle_test_fails_for_a_model_that_ignores_its_actions():
     _, params, _ = nnx.split(nets, nnx.Param, ...)
     model.levels[0].state = model.levels[0].state.replace(params=params)
     data = heldout(ToroidalDotRobot(seed=3, **TINY_ROBOT))
+    model.fit_input_norm(data.targets)
     tests = action_tests(model, data)
     assert tests["shuffle_ratio"] == pytest.approx(1.0, abs=1e-6)
     assert tests["zero_ratio"] == pytest.approx(1.0, abs=1e-6)

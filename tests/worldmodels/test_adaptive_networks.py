@@ -202,3 +202,37 @@ def test_attention_metrics_on_a_hand_built_map():
     assert m["entropy"] == pytest.approx((h1 + h2) / 2)
     with pytest.raises(ValueError, match="does not match"):
         attention_metrics(np.zeros((1, 1, 7, 7)), layout)
+
+
+# --- augmentation and the predictor losses' gradient into the MAE ------------------------------
+
+
+def test_rolls_shift_a_samples_frames_alike_and_samples_differently():
+    from sensorimotor.worldmodels.adaptive.config import AdaptiveModelConfig
+    from sensorimotor.worldmodels.adaptive.steps import AdaptiveSteps
+
+    steps = AdaptiveSteps(AdaptiveModelConfig(), (40, 40), (5, 5), ("roll_x", "roll_y"))
+    frames = np.zeros((16, 4, 40, 40, 3), np.float32)
+    frames[:, :3, 10, 20] = 1.0  # context: the dot at (10, 20)
+    frames[:, 3, 10, 25] = 1.0  # target: it moved right by 5
+    rolled = np.asarray(steps._roll(jnp.asarray(frames), jax.random.key(0)))
+    np.testing.assert_allclose(rolled.sum(axis=(2, 3)), frames.sum(axis=(2, 3)))  # a permutation
+    where = [np.argwhere(rolled[b, :, :, :, 0] > 0) for b in range(16)]
+    for w in where:
+        (_, y0, x0), (_, y1, x1) = w[0], w[-1]
+        assert y1 == y0 and (x1 - x0) % 40 == 5  # the move survives the roll
+    assert len({w[0][1] for w in where}) > 4 and len({w[0][2] for w in where}) > 4  # rolls vary
+    none = AdaptiveSteps(AdaptiveModelConfig(), (40, 40), (5, 5), ())
+    np.testing.assert_array_equal(
+        np.asarray(none._roll(jnp.asarray(frames), jax.random.key(0))), frames
+    )
+
+
+def test_scale_gradient_keeps_the_value_and_scales_the_gradient():
+    from sensorimotor.worldmodels.adaptive.steps import scale_gradient
+
+    x = jnp.asarray([1.0, -2.0, 3.0])
+    f = lambda x, s: (scale_gradient({"a": x}, s)["a"] ** 2).sum()  # noqa: E731
+    assert float(f(x, 0.01)) == pytest.approx(float((x**2).sum()))
+    np.testing.assert_allclose(jax.grad(f)(x, 0.01), 0.01 * 2 * x, rtol=1e-6)
+    np.testing.assert_array_equal(jax.grad(f)(x, 0.0), np.zeros(3))

@@ -42,7 +42,9 @@ def coverage_steps(
             **(model_overrides or {}),
         }
     )
-    trainer = CanvasTrainerConfig(batch_size=batch_size, warmup_steps=20)
+    # One frame fits the input z-score (every dot frame has the same statistics), so no random
+    # warm-up steps blur the comparison of the selectors.
+    trainer = CanvasTrainerConfig(batch_size=batch_size, warmup_steps=20, normalizer_frames=1)
     model = AdaptiveWorldModel(config, trainer, robot.action_space, (224, 224), seed=seed)
     longest = 10 if selector == "random_duration" else 1  # "random": a new action every step
     external = RandomDurationSelector(robot.action_space, 1, longest, seed=seed)

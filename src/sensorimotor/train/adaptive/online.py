@@ -47,7 +47,7 @@ def train(
     import jax  # noqa: F401 - loaded before the run dir records the devices
 
     from sensorimotor.core.tracking import Tracker
-    from sensorimotor.train.canvas.online import _validation_data, record_training_session
+    from sensorimotor.train.canvas.online import record_training_session, validation_data
 
     enable_compilation_cache()
     if not isinstance(config.model, AdaptiveModelConfig):
@@ -76,7 +76,7 @@ def train(
             run = RunDir.create(config.runs_root, config.name, "run", config, config.seed)
         checkpoints = RunCheckpoints(run, keep=config.trainer.keep_checkpoints)
         validation = (
-            _validation_data(config, run, model, image_size) if model.actions is not None else None
+            validation_data(config, run, model, image_size) if model.actions is not None else None
         )
         restored = checkpoints.restore_latest() if resume is not None else None
         if restored is not None:
@@ -225,11 +225,12 @@ class _Driver:
         kind = "gated" if info.gated else "acting"
         values: dict[str, float] = {
             "gated_fraction": float(info.gated),
-            "recon_error": info.recon_error,
             "iteration_ms": 1e3 * info.seconds,
             f"iteration_ms_{kind}": 1e3 * info.seconds,
             **info.extra,
         }
+        if info.recon_error is not None:  # None during the normaliser's warm-up
+            values["recon_error"] = info.recon_error
         if info.pred_error is not None:
             values["pred_error"] = info.pred_error
         if info.gated:

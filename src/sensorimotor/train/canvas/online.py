@@ -92,7 +92,7 @@ def train(
         else:
             run = RunDir.create(config.runs_root, config.name, "run", config, config.seed)
         checkpoints = RunCheckpoints(run, keep=config.trainer.keep_checkpoints)
-        validation = _validation_data(config, run, model, image_size)
+        validation = validation_data(config, run, model, image_size)
         restored = checkpoints.restore_latest() if resume is not None else None
         if restored is not None:
             model.load_state_dict(restored[0])
@@ -157,7 +157,7 @@ def _usable_validation_session(folder: Path, steps: int) -> Path | None:
     return None
 
 
-def _validation_data(
+def validation_data(
     config: CanvasRunConfig, run: RunDir, model: Any, image_size: tuple[int, int]
 ) -> dict[str, Any] | None:
     """Record (or, on resume, reopen) the validation session and read its frames."""

@@ -46,9 +46,14 @@ class AdaptiveModelConfig(WorldModelConfig):
     patch_weight: float = 0.2
     latent_weight: float = 0.8
     action_weight: float = 1.0
+    # Factor on the gradient the predictor's losses send into the MAE (which trains jointly on its
+    # reconstruction): unscaled they are 5-40x larger and undo the reconstruction.
+    encoder_grad_scale: float = 0.01
     bright_weight: float = 20.0  # pixel weight 1 + bright_weight * brightness in the pixel losses
     # --- the online loop
-    reconstruction_threshold: float = 1e-3  # frame MSE under which the robot acts
+    # Reconstruction MSE / the frame's variance under which the robot acts: relative, so one
+    # number means "sees well enough" for a dot on black (variance ~2e-3) and a camera (~5e-2).
+    reconstruction_threshold: float = 0.5
     prediction_threshold: float = 1e-4  # prediction MSE above which the predictor trains
     level_patience: int = 200  # iterations under threshold before the next level is made
     max_levels: int = 2
@@ -97,6 +102,7 @@ class AdaptiveModelConfig(WorldModelConfig):
             "patch_weight",
             "latent_weight",
             "action_weight",
+            "encoder_grad_scale",
             "reconstruction_threshold",
             "prediction_threshold",
         ):

@@ -3,9 +3,12 @@ next latent from recent frames and actions; it acts once it sees well and explor
 
 One online iteration (:meth:`AdaptiveWorldModel.step`):
 
-1. observe; score the pending level-1 prediction;
-2. gate: while the frame's reconstruction error is above ``reconstruction_threshold`` the
-   autoencoder trains and the robot waits (the frame replaces the newest one in the history);
+1. observe; score the pending level-1 prediction; until ``trainer.normalizer_frames`` frames
+   have been seen the robot acts at random and nothing trains (the input z-score is fitted on
+   those frames, as the canvas model does);
+2. gate: while the frame's reconstruction error relative to the frame's own variance is above
+   ``reconstruction_threshold`` the autoencoder trains and the robot waits (the frame replaces the
+   newest one in the history);
 3. otherwise every level scores its fresh sample and trains when the error is above
    ``prediction_threshold`` (level 1 trains the encoder jointly); a settled top level spawns the
    next (:mod:`.levels`);
@@ -26,6 +29,7 @@ from flax import nnx
 
 from sensorimotor.core.checkpoint import nested_to_tree, tree_to_nested
 from sensorimotor.core.errors import ConfigError, DataError
+from sensorimotor.core.normalize import Normalizer
 from sensorimotor.core.rng import derive_seed, np_rng
 from sensorimotor.learners.optim import make_optimizer, warmup_cosine_schedule
 from sensorimotor.learners.state import TrainState
@@ -63,7 +67,7 @@ class AdaptiveStepInfo:
     iteration: int
     gated: bool
     pred_error: float | None
-    recon_error: float
+    recon_error: float | None  # None until the input normaliser is fitted
     action: Action | None
     action_index: int | None
     seconds: float
@@ -110,7 +114,7 @@ class AdaptiveWorldModel:
             self.mae_config, rngs=nnx.Rngs(derive_seed(seed, "adaptive", "mae"))
         )
         self.mae = TrainState.create(mae, self._optimizer())
-        self.steps = AdaptiveSteps(config, self.frame_shape[:2], self.grid)
+        self.steps = AdaptiveSteps(config, self.frame_shape[:2], self.grid, tuple(trainer.augment))
         self.history = AdaptiveHistory(trainer.history, self.frame_shape, self.normalizer.dim)
         self.levels: list[Level] = []
         self.add_level()
@@ -120,7 +124,8 @@ class AdaptiveWorldModel:
         self.candidates: dict[str, np.ndarray] | None = None  # predictions under every candidate
         self.action_log: list[np.ndarray] = []  # raw action values taken, in order
         self.seen_pairs: set[int] = set()
-        self.last_recon: float = float("inf")
+        self.last_recon = self.last_recon_relative = float("inf")  # the gate's numbers
+        self.input_norm: Normalizer | None = None  # z-score of the network inputs
         self.last_mae_metrics: dict[str, float] = {}
 
     # --- construction ------------------------------------------------------------------------
@@ -177,9 +182,25 @@ class AdaptiveWorldModel:
         except ValueError as e:
             raise DataError(f"observation['image']: {e}") from None
 
-    def reconstruction_error(self, frames: np.ndarray) -> np.ndarray:
-        """Per-frame MSE of the autoencoder's reconstruction of uint8 ``frames (B, h, w, 3)``."""
-        return np.asarray(self.steps.reconstruction_error(self.mae, np.asarray(frames)))
+    def fit_input_norm(self, frames: np.ndarray) -> Normalizer:
+        """Fit the per-channel z-score of the network inputs on uint8 ``frames (T, h, w, 3)``."""
+        frames = np.asarray(frames)
+        self.input_norm = Normalizer.fit(frames.reshape(-1, 3) / 255.0, "zscore", axis=0)
+        return self.input_norm
+
+    def _input_norm(self) -> Normalizer:
+        if self.input_norm is None:
+            raise RuntimeError(
+                "the input normaliser is not fitted yet: step the model "
+                f"{self.trainer.normalizer_frames} times or call fit_input_norm(frames)"
+            )
+        return self.input_norm
+
+    def reconstruction_error(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-frame MSE of the autoencoder's reconstruction of uint8 ``frames (B, h, w, 3)`` and
+        that MSE over the frame's variance (what the gate compares with its threshold)."""
+        mse, rel = self.steps.reconstruction_error(self.mae, self._input_norm(), np.asarray(frames))
+        return np.asarray(mse), np.asarray(rel)
 
     def predict(
         self,
@@ -198,6 +219,7 @@ class AdaptiveWorldModel:
         for i in range(0, len(context), batch_size):
             out = self.steps.predict(
                 self.mae,
+                self._input_norm(),
                 state,
                 np.asarray(context[i : i + batch_size]),
                 np.asarray(actions[i : i + batch_size], np.float32),
@@ -244,7 +266,9 @@ class AdaptiveWorldModel:
         picks = rng.choice(held, self.trainer.batch_size - 1) if len(held) > 1 else held[:0]
         ts = np.concatenate([[self.history.count - 1], picks])
         frames = self.history.frames[ts % self.history.capacity]
-        self.mae, metrics = self.steps.mae_step(self.mae, frames, self._key("mae"))
+        self.mae, metrics = self.steps.mae_step(
+            self.mae, self._input_norm(), frames, self._key("mae")
+        )
         self.mae_steps += 1
         return {k: float(v) for k, v in jax.device_get(metrics).items()}
 
@@ -277,6 +301,7 @@ class AdaptiveWorldModel:
         batch = self.history.sample(np.concatenate([[newest], picks]), level.k, h, self.num_actions)
         self.mae, level.state, metrics = self.steps.predictor_step(
             self.mae,
+            self._input_norm(),
             level.state,
             batch,
             self._key("level", level.k),
@@ -284,8 +309,6 @@ class AdaptiveWorldModel:
             train_mae=level.k == 1,
         )
         level.metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
-        if level.k == 1:
-            self.last_recon = min(self.last_recon, level.metrics["recon_loss"])
         level.train_steps += 1
 
     def candidate_actions(self) -> list[Action]:
@@ -299,7 +322,7 @@ class AdaptiveWorldModel:
         """Level-1 predictions under each candidate action (``frames``, ensemble ``variance``);
         None while the history is too short."""
         ctx = self.history.context_for_next(1, self.config.history)
-        if ctx is None:
+        if ctx is None or self.input_norm is None:
             return None
         frames, previous = ctx
         vectors = np.stack([self.normalizer.normalize(a) for a in candidates])
@@ -316,8 +339,9 @@ class AdaptiveWorldModel:
         best = np.flatnonzero(variance >= variance.max() * (1 - 1e-6))
         return int(rng.choice(best))
 
-    def observe(self, frame: np.ndarray) -> tuple[bool, float | None, float]:
-        """Steps 1-3 (see the module doc) for a prepared frame: ``(gated, pred_error, recon)``."""
+    def observe(self, frame: np.ndarray) -> tuple[bool, float | None, float | None]:
+        """Steps 1-3 (see the module doc) for a prepared frame: ``(gated, pred_error, recon)``
+        (``recon``: the frame's reconstruction MSE; None while the normaliser is not fitted)."""
         pred_error = None
         if self.history.count and not self.history.newest_acted():
             t = self.history.replace_newest(frame)  # the robot waited: same moment, newer look
@@ -329,18 +353,22 @@ class AdaptiveWorldModel:
             index = int(self.history.indices[(t - 1) % self.history.capacity])
             if index >= 0:
                 self.seen_pairs.add(pair_key(self.history.frame(t - 1), index))
-        recon = float(self.reconstruction_error(frame[None])[0])
-        self.last_recon = recon
-        if recon > self.config.reconstruction_threshold:
+        if self.input_norm is None:
+            if len(self.history) < self.trainer.normalizer_frames:
+                return False, pred_error, None  # warm-up: act, train nothing
+            self.fit_input_norm(self.history.frames[: len(self.history)])
+        mse, relative = (float(x[0]) for x in self.reconstruction_error(frame[None]))
+        self.last_recon, self.last_recon_relative = mse, relative
+        if relative > self.config.reconstruction_threshold:
             self.last_mae_metrics = self._train_mae()
             self.prediction = None
-            return True, pred_error, recon
+            return True, pred_error, mse
         for level in list(self.levels):
             self._train_level(level)
         if should_add_level([lv.tracker for lv in self.levels], self.config.max_levels):
             self.add_level()
         self.prediction = None
-        return False, pred_error, recon
+        return False, pred_error, mse
 
     def act(self, action: Action, scores: dict[str, np.ndarray] | None, chosen: int | None) -> None:
         """Record the action taken after the newest frame and keep the prediction under it."""
@@ -360,6 +388,8 @@ class AdaptiveWorldModel:
         frame = self.prepare(observation)
         gated, pred_error, recon = self.observe(frame)
         action, index, extra = None, None, {}
+        if recon is not None:
+            extra["recon_relative"] = self.last_recon_relative
         if not gated:
             candidates = self.candidate_actions()
             scores = self.score_candidates(candidates)
@@ -411,10 +441,11 @@ class AdaptiveWorldModel:
         return int(sum(x.size for t in trees for x in jax.tree.leaves(t)))
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume: every level's nets, optimisers and counters, the MAE, the
-        history, the pending prediction, the actions taken and the pairs seen."""
+        """Everything needed to resume: every level's nets, optimisers and counters, the MAE and
+        its input z-score, the history, the pending prediction, the actions taken and the pairs seen."""
         nest = lambda tree: tree_to_nested(tree, sep=".", strip_value=True)  # noqa: E731
         pairs = np.fromiter(sorted(self.seen_pairs), np.uint64, len(self.seen_pairs))
+        norm = self.input_norm
         log = np.asarray(self.action_log, np.float32).reshape(-1, self.normalizer.dim)
         levels = {
             str(lv.k): {
@@ -427,6 +458,11 @@ class AdaptiveWorldModel:
         }
         return {
             "mae": {"params": nest(self.mae.params), "opt_state": nest(self.mae.opt_state)},
+            "input_norm": {
+                "fitted": np.asarray(self.input_norm is not None, np.int8),
+                "shift": np.zeros(3, np.float32) if norm is None else np.asarray(norm.shift),
+                "scale": np.ones(3, np.float32) if norm is None else np.asarray(norm.scale),
+            },
             "levels": levels,
             "history": self.history.state_dict(),
             "online": {
@@ -461,6 +497,7 @@ class AdaptiveWorldModel:
             )
 
         self.mae = load(self.mae, state["mae"], "checkpoint mae")
+        self.input_norm = _load_input_norm(state)
         saved_levels = state["levels"]
         while len(self.levels) < len(saved_levels):
             self.add_level()
@@ -481,3 +518,17 @@ class AdaptiveWorldModel:
         )
         self.action_log = list(np.asarray(online["actions"], np.float32)[1:])
         self.seen_pairs = {int(p) for p in np.asarray(online["pairs"])[1:]}
+
+
+def _load_input_norm(state: dict[str, Any]) -> Normalizer | None:
+    """The input z-score of a checkpoint; checkpoints from before it existed fed the MAE pixels
+    mapped to [-1, 1], which is the z-score with shift 0.5 and scale 0.5."""
+    saved = state.get("input_norm")
+    if saved is None:
+        return Normalizer(np.full(3, 0.5, np.float32), np.full(3, 0.5, np.float32))
+    if not bool(np.asarray(saved["fitted"])):
+        return None
+    try:
+        return Normalizer.from_dict({"kind": "zscore", **saved})
+    except DataError as e:
+        raise DataError(f"checkpoint input_norm: {e}") from None
