@@ -56,6 +56,8 @@ def staged_config(tmp_path, session, *extra):
 def test_stage_sizes_double_up_to_the_whole_session():
     assert stage_sizes(100, 10) == [10, 20, 40, 80, 100]
     assert stage_sizes(80, 10) == [10, 20, 40, 80]
+    assert stage_sizes(1001, 250) == [250, 500, 1001]  # no near copy of the 1000 stage
+    assert stage_sizes(12, 10) == [12]  # ... and never fewer than one stage
     with pytest.raises(DataError, match="fewer than the initial size"):
         stage_sizes(8, 10)
     with pytest.raises(UserError, match=">= 6"):
@@ -65,7 +67,7 @@ def test_stage_sizes_double_up_to_the_whole_session():
 def test_splits_are_views_of_the_root_session(tmp_path):
     root = record_session(tmp_path / "sessions", steps=44, name="r", width=16, height=16)
     splits = make_splits(root, initial_size=10, train_ratio=0.7)
-    assert [(s.stage, s.size) for s in splits] == [(1, 10), (2, 20), (3, 40), (4, 45)]
+    assert [(s.stage, s.size) for s in splits] == [(1, 10), (2, 20), (3, 45)]
     assert (
         splits[1].train.name == "r_stage2_train_20"
         and splits[1].validate.name == "r_stage2_validate_20"
@@ -83,7 +85,7 @@ def test_splits_are_views_of_the_root_session(tmp_path):
         )
     assert find_splits(root) == splits
     assert {i.name: i.steps for i in list_sessions(tmp_path / "sessions")}[
-        "r_stage4_validate_45"
+        "r_stage3_validate_45"
     ] == 14
     assert make_splits(root, 10, 0.7) == splits  # again: the views are rewritten in place
 

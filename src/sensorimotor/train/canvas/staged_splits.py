@@ -30,7 +30,12 @@ class StageSplit:
 
 
 def stage_sizes(total: int, initial_size: int) -> list[int]:
-    """``initial_size * 2**k`` up to ``total`` observations, then ``total`` itself."""
+    """``initial_size * 2**k`` up to ``total`` observations, then ``total`` itself.
+
+    A whole-session stage that would add under a quarter of the last doubling's observations
+    replaces that stage instead: a near copy of the stage before it costs a full stage's budget
+    for almost no new data (1000 then 1001 observations cost 1372 steps in the quality run).
+    """
     if initial_size < 6:  # 3 training + 3 validation observations: one canvas each
         raise UserError(f"initial size must be >= 6 observations, got {initial_size}")
     if total < initial_size:
@@ -41,7 +46,11 @@ def stage_sizes(total: int, initial_size: int) -> list[int]:
     while size <= total:
         sizes.append(size)
         size *= 2
-    if sizes[-1] != total:
+    if sizes[-1] == total:
+        return sizes
+    if total - sizes[-1] < sizes[-1] / 4:
+        sizes[-1] = total
+    else:
         sizes.append(total)
     return sizes
 
