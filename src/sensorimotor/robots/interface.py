@@ -103,8 +103,15 @@ def action_index(space: ActionSpace, action: Action) -> int:
     )
 
 
+#: Types JSON encodes as they are: ``jsonable`` returns them first, without its walk (it runs on
+#: every recorded step's values).
+PLAIN_JSON_TYPES = frozenset({int, float, str, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """Numpy scalars/arrays and tuples turned into plain JSON types."""
+    if type(value) in PLAIN_JSON_TYPES:
+        return value
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from sensorimotor.robots.interface import Action, Observation, jsonable
+from sensorimotor.robots.interface import PLAIN_JSON_TYPES, Action, Observation, jsonable
 from sensorimotor.robots.recording import (
     _LARGE_ARRAY,
     SessionWriter,
@@ -85,8 +85,6 @@ def redraw(recipe: FrameRecipe, values: dict[str, Any]) -> np.ndarray:
     return np.asarray(_recipe_function(name)(values, **kwargs))
 
 
-#: Values JSON encodes as they are (no ``jsonable`` walk needed).
-_PLAIN = frozenset({int, float, str, bool, type(None)})
 #: ``json.dumps(..., separators=(",", ":"))`` without building an encoder on every call.
 _to_json = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -142,14 +140,14 @@ def split_observation(
             arrays.append(value)
         else:
             layout.append(key)
-            extras[key] = value if type(value) in _PLAIN else jsonable(value)
+            extras[key] = jsonable(value)
     return tuple(layout), extras, arrays
 
 
 def _plain_action(action: Action | None) -> Any:
     """``jsonable(action)``, without its walk for the usual flat dict of plain values."""
     if type(action) is dict and all(
-        type(k) is str and type(v) in _PLAIN for k, v in action.items()
+        type(k) is str and type(v) in PLAIN_JSON_TYPES for k, v in action.items()
     ):
         return action
     return jsonable(action)
