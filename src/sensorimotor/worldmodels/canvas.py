@@ -20,6 +20,8 @@ from functools import cached_property
 
 import numpy as np
 
+from sensorimotor.core.errors import DataError
+from sensorimotor.core.normalize import Normalizer
 from sensorimotor.nn.vit import region_mask
 
 #: Separator colours of the first actions (red = action 0, green = action 1, ...). Larger action
@@ -232,6 +234,18 @@ def prepare_frame(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray
     if size is None or tuple(image.shape[:2]) == tuple(size):
         return np.ascontiguousarray(image)
     return resize_frame(image, size)
+
+
+def fit_frame_zscore(frames: np.ndarray) -> Normalizer:
+    """The per-channel z-score of pixels in [0, 1], fitted on uint8 frames ``(T, h, w, 3)``: what
+    the world models feed their networks (a tiny dot becomes a large input, not a small change on
+    a large constant)."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
+        raise DataError(
+            f"expected frames of shape (T, h, w, 3) to fit the normaliser, got {frames.shape}"
+        )
+    return Normalizer.fit(frames.reshape(-1, 3) / 255.0, "zscore", axis=0)
 
 
 def resize_frame(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -27,7 +27,7 @@ import optax
 from flax import nnx
 
 from sensorimotor.core.checkpoint import nested_to_tree, tree_to_nested
-from sensorimotor.core.errors import ConfigError, DataError
+from sensorimotor.core.errors import ConfigError
 from sensorimotor.core.normalize import Normalizer
 from sensorimotor.core.numerics import check_finite
 from sensorimotor.core.rng import derive_seed
@@ -35,7 +35,7 @@ from sensorimotor.learners.optim import make_optimizer, warmup_cosine_schedule
 from sensorimotor.learners.state import TrainState
 from sensorimotor.nn.vit import MAEConfig, MaskedAutoencoderViT, per_patch_mse, unpatchify
 from sensorimotor.robots.interface import Action, ActionSpace, Box
-from sensorimotor.worldmodels.canvas import CanvasLayout, action_palette
+from sensorimotor.worldmodels.canvas import CanvasLayout, action_palette, fit_frame_zscore
 from sensorimotor.worldmodels.config import CanvasModelConfig, CanvasTrainerConfig
 from sensorimotor.worldmodels.history import FrameHistory
 from sensorimotor.worldmodels.online import CanvasVisualState, OnlineLoop, StepInfo
@@ -220,12 +220,7 @@ class CanvasWorldModel(OnlineLoop):
 
     def fit_normalizer(self, frames: np.ndarray) -> Normalizer:
         """Fit the per-channel z-score of the network inputs on frames ``(T, h, w, 3)`` uint8."""
-        frames = np.asarray(frames)
-        if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
-            raise DataError(
-                f"expected frames of shape (T, h, w, 3) to fit the normaliser, got {frames.shape}"
-            )
-        self.normalizer = Normalizer.fit(frames.reshape(-1, 3) / 255.0, "zscore", axis=0)
+        self.normalizer = fit_frame_zscore(frames)
         return self.normalizer
 
     def _require_normalizer(self) -> Normalizer:

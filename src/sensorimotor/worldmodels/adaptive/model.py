@@ -41,7 +41,7 @@ from sensorimotor.worldmodels.adaptive.history import AdaptiveHistory
 from sensorimotor.worldmodels.adaptive.levels import LevelTracker, should_add_level
 from sensorimotor.worldmodels.adaptive.networks import ActionClassifier, ActionPredictor, LevelNets
 from sensorimotor.worldmodels.adaptive.steps import AdaptiveSteps
-from sensorimotor.worldmodels.canvas import prepare_frame
+from sensorimotor.worldmodels.canvas import fit_frame_zscore, prepare_frame
 from sensorimotor.worldmodels.config import CanvasTrainerConfig
 from sensorimotor.worldmodels.replay import pair_key
 
@@ -184,8 +184,7 @@ class AdaptiveWorldModel:
 
     def fit_input_norm(self, frames: np.ndarray) -> Normalizer:
         """Fit the per-channel z-score of the network inputs on uint8 ``frames (T, h, w, 3)``."""
-        frames = np.asarray(frames)
-        self.input_norm = Normalizer.fit(frames.reshape(-1, 3) / 255.0, "zscore", axis=0)
+        self.input_norm = fit_frame_zscore(frames)
         return self.input_norm
 
     def _input_norm(self) -> Normalizer:
